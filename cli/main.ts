@@ -1,0 +1,126 @@
+#!/usr/bin/env node
+// The single `nixfleet` entry point (contract §1). Subcommands land with their issues; until then
+// they say so and exit 1, but every one of them already answers `--help`.
+import { Command, CommanderError } from '@commander-js/extra-typings';
+import { notYetAvailable } from './notYetAvailable.ts';
+
+export const EXIT_OK = 0;
+export const EXIT_RUNTIME = 1;
+export const EXIT_USAGE = 2;
+
+function buildProgram(): Command {
+  const program = new Command('nixfleet')
+    .description('Pull-based rollout orchestrator for NixOS fleets')
+    .version('0.1.0')
+    .exitOverride();
+
+  program
+    .command('demo')
+    .description('Run a control plane and simulated agents on embedded PGlite and watch a rollout')
+    .option('--hosts <n>', 'number of simulated hosts', '12')
+    .option('--fail-host <name>', 'make this host fail its probe to show rollback and quarantine')
+    .option('--exit-when-done', 'exit 0 when every host is Converged')
+    .action(() => notYetAvailable('demo', 7));
+
+  program
+    .command('cp')
+    .description('The control plane daemon')
+    .action(() => notYetAvailable('cp', 5));
+  program
+    .command('agent')
+    .description('The agent daemon')
+    .action(() => notYetAvailable('agent', 6));
+
+  const release = program.command('release').description('CI release tooling: keys, build, verify');
+  release
+    .command('keygen')
+    .requiredOption('--out <dir>')
+    .action(() => notYetAvailable('release keygen', 4));
+  release
+    .command('build')
+    .requiredOption('--fleet <file>')
+    .requiredOption('--out <dir>')
+    .requiredOption('--sign-key <file>')
+    .option('--ci-commit <sha>')
+    .action(() => notYetAvailable('release build', 4));
+  release
+    .command('verify <dir>')
+    .requiredOption('--trust-file <file>')
+    .action(() => notYetAvailable('release verify', 4));
+
+  program
+    .command('ca')
+    .description('Enrollment CA')
+    .command('init')
+    .requiredOption('--out <dir>')
+    .action(() => notYetAvailable('ca init', 4));
+  program
+    .command('token')
+    .description('Bootstrap tokens')
+    .command('mint')
+    .requiredOption('--host <name>')
+    .requiredOption('--org-key <file>')
+    .requiredOption('--ssh-pubkey <file>')
+    .option('--ttl <duration>', 'token lifetime', '1h')
+    .action(() => notYetAvailable('token mint', 4));
+
+  for (const [name, what] of [
+    ['status', 'Fleet summary'],
+    ['hosts', 'Hosts and their rollout state'],
+    ['rollouts', 'In-flight rollouts'],
+  ] as const) {
+    program
+      .command(name)
+      .description(what)
+      .option('--json', 'print JSON only')
+      .action(() => notYetAvailable(name, 5));
+  }
+  program
+    .command('rollout <idOrAction> [id]')
+    .description('Show a rollout, or `rollout pause|resume|abort ID`')
+    .option('--json', 'print JSON only')
+    .action(() => notYetAvailable('rollout', 5));
+  program
+    .command('events <rolloutId>')
+    .option('--json', 'print JSON only')
+    .action(() => notYetAvailable('events', 5));
+  program
+    .command('trace <host>')
+    .option('--json', 'print JSON only')
+    .action(() => notYetAvailable('trace', 5));
+  program
+    .command('db')
+    .description('Database maintenance')
+    .command('migrate')
+    .action(() => notYetAvailable('db migrate', 3));
+
+  return program;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync([...argv], { from: 'user' });
+    return EXIT_OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT_OK;
+      if (err.code === 'commander.help') return EXIT_OK;
+      return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
+    }
+    if (err instanceof CliRuntimeError) {
+      process.stderr.write(`nixfleet: ${err.message}\n`);
+      return EXIT_RUNTIME;
+    }
+    throw err;
+  }
+}
+
+export class CliRuntimeError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(message);
+    this.code = code;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
