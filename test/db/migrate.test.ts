@@ -5,10 +5,11 @@ import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   countPendingMigrations,
+  type DatabaseHandle,
   findMigrationsFolder,
   MIGRATION_LOCK_KEY,
   migrateDatabase,
-  openPglite,
+  openDatabase,
   openPostgres,
   type PostgresHandle,
   sqlRows,
@@ -32,8 +33,9 @@ describe('findMigrationsFolder', () => {
 
 describe('migrateDatabase on pglite', () => {
   it('takes an empty database to the latest migration, and is a no-op the second time', async () => {
-    const handle = await openPglite();
+    const handle = await openDatabase();
     try {
+      expect(handle.kind).toBe('pglite');
       expect(await countPendingMigrations(handle.db)).toBe(journalLength);
       await migrateDatabase(handle);
       await migrateDatabase(handle);
@@ -49,9 +51,17 @@ describe('migrateDatabase on pglite', () => {
   });
 });
 
+describe('openPostgres', () => {
+  it('refuses a one-connection pool, on which migrating would wait for itself forever', () => {
+    expect(() => openPostgres({ url: 'postgres://127.0.0.1:1/unused', maxConnections: 1 })).toThrow(
+      RangeError,
+    );
+  });
+});
+
 describe('migrateDatabase on postgres', () => {
   let database: TestDatabase | undefined;
-  const extraHandles: PostgresHandle[] = [];
+  const extraHandles: DatabaseHandle[] = [];
 
   afterEach(async () => {
     await Promise.all(extraHandles.splice(0).map((h) => h.close()));
@@ -71,8 +81,11 @@ describe('migrateDatabase on postgres', () => {
     database = await createEmptyDatabase();
     // Separate pools stand in for separate control-plane processes: each has its own sessions.
     const { url } = database;
-    const handles = [1, 2, 3].map(() => openPostgres({ url, applicationName: 'nixfleet-test-migrate' }));
+    const handles = await Promise.all(
+      [1, 2, 3].map(() => openDatabase({ url, applicationName: 'nixfleet-test-migrate' })),
+    );
     extraHandles.push(...handles);
+    expect(handles.map((h) => h.kind)).toEqual(['postgres', 'postgres', 'postgres']);
 
     const results = await Promise.allSettled(handles.map((h) => migrateDatabase(h)));
 
