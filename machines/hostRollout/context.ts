@@ -59,6 +59,8 @@ export const hostRolloutContextSchema = z.object({
   /** Probe topology declared after activation; convergence waits for each enforce probe (G9). */
   declaredProbes: z.array(declaredProbeSchema).nullable(),
   lastEventSeq: seqSchema,
+  /** The host's wave in the rollout (`hostSet.waveIndex`); informational for the chart. */
+  wave: z.number().int().nonnegative(),
   /** The rollout policy's `onHealthFailure`, fixed when the record is created (spec §2 `policy`). */
   onHealthFailure: onHealthFailureSchema,
   /**
@@ -78,6 +80,7 @@ export const hostRolloutInputSchema = z.object({
   targetClosure: closureSchema,
   dispatchedAt: timestampSchema,
   soakDueAt: ts.default(null),
+  wave: z.number().int().nonnegative().default(0),
   onHealthFailure: onHealthFailureSchema.default('halt'),
   soakMinutes: z.number().nonnegative().nullable().default(null),
 });
@@ -112,6 +115,7 @@ export function newPendingRecord(input: HostRolloutInput): HostRolloutContext {
     probes: {},
     declaredProbes: null,
     lastEventSeq: 0,
+    wave: i.wave,
     onHealthFailure: i.onHealthFailure,
     soakMinutes: i.soakMinutes,
   };
