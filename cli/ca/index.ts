@@ -1,0 +1,1 @@
+export { CA_FILES, type CaInitOptions, type CliOutcome, caInit } from './caInit.ts';
