@@ -2,7 +2,9 @@
 // The single `nixfleet` entry point (contract §1). Subcommands land with their issues; until then
 // they say so and exit 1, but every one of them already answers `--help`.
 import { Command, CommanderError } from '@commander-js/extra-typings';
+import { caInit } from './ca/index.ts';
 import { notYetAvailable } from './notYetAvailable.ts';
+import { tokenMint } from './token/index.ts';
 
 export const EXIT_OK = 0;
 export const EXIT_RUNTIME = 1;
@@ -52,8 +54,19 @@ function buildProgram(): Command {
     .command('ca')
     .description('Enrollment CA')
     .command('init')
-    .requiredOption('--out <dir>')
-    .action(() => notYetAvailable('ca init', 4));
+    .description('Create the enrollment CA (ca.key, ca.crt) and a CP server certificate (cp.key, cp.crt)')
+    .requiredOption('--out <dir>', 'directory to write into; existing files are never overwritten')
+    .option('--cp-hostname <name>', 'DNS name (or IP) agents use to reach the CP (default: this host name)')
+    .option('--ca-validity <duration>', 'CA certificate lifetime', '3650d')
+    .option('--cert-validity <duration>', 'CP server certificate lifetime', '397d')
+    .action(async (options, command) => {
+      const outcome = await caInit(options, new Date());
+      if (outcome.ok) return void process.stdout.write(outcome.stdout);
+      const message = `nixfleet ca init: ${outcome.message}`;
+      if (outcome.exitCode === EXIT_USAGE)
+        command.error(message, { exitCode: EXIT_USAGE, code: outcome.code });
+      throw new CliRuntimeError(outcome.code, `ca init: ${outcome.message}`);
+    });
   program
     .command('token')
     .description('Bootstrap tokens')
@@ -62,7 +75,15 @@ function buildProgram(): Command {
     .requiredOption('--org-key <file>')
     .requiredOption('--ssh-pubkey <file>')
     .option('--ttl <duration>', 'token lifetime', '1h')
-    .action(() => notYetAvailable('token mint', 4));
+    .option('--json', 'print {token, hostname, nonce, sshFingerprint, expiresAt} as JSON')
+    .action(async (options, command) => {
+      const outcome = await tokenMint(options, new Date());
+      if (outcome.ok) return void process.stdout.write(outcome.stdout);
+      const message = `nixfleet token mint: ${outcome.message}`;
+      if (outcome.exitCode === EXIT_USAGE)
+        command.error(message, { exitCode: EXIT_USAGE, code: outcome.code });
+      throw new CliRuntimeError(outcome.code, `token mint: ${outcome.message}`);
+    });
 
   for (const [name, what] of [
     ['status', 'Fleet summary'],
