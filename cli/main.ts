@@ -4,6 +4,7 @@
 import { Command, CommanderError } from '@commander-js/extra-typings';
 import { caInit } from './ca/index.ts';
 import { notYetAvailable } from './notYetAvailable.ts';
+import { runReleaseBuild, runReleaseKeygen, runReleaseVerify } from './release/index.ts';
 import { tokenMint } from './token/index.ts';
 
 export const EXIT_OK = 0;
@@ -36,19 +37,24 @@ function buildProgram(): Command {
   const release = program.command('release').description('CI release tooling: keys, build, verify');
   release
     .command('keygen')
-    .requiredOption('--out <dir>')
-    .action(() => notYetAvailable('release keygen', 4));
+    .description('Generate an ed25519 release signing key pair (PKCS#8 PEM private, base64 raw public)')
+    .requiredOption('--out <dir>', 'directory for release.key and release.pub')
+    .option('--force', 'replace existing key files')
+    .action((opts) => runReleaseKeygen(opts));
   release
     .command('build')
     .requiredOption('--fleet <file>')
     .requiredOption('--out <dir>')
     .requiredOption('--sign-key <file>')
-    .option('--ci-commit <sha>')
-    .action(() => notYetAvailable('release build', 4));
+    .option('--ci-commit <sha>', 'commit the release is signed at (default: git HEAD of the fleet file)')
+    .option('--signed-at <timestamp>', 'RFC 3339 signing time (default: now)')
+    .action((opts) => runReleaseBuild(opts));
   release
     .command('verify <dir>')
     .requiredOption('--trust-file <file>')
-    .action(() => notYetAvailable('release verify', 4));
+    .option('--now <timestamp>', 'RFC 3339 time to verify at (default: now)')
+    .option('--freshness-window <duration>', 'maximum artifact age (default: each channel\'s freshnessWindow)')
+    .action((dir, opts) => runReleaseVerify(dir, opts));
 
   program
     .command('ca')
