@@ -1,7 +1,7 @@
 // Compact JWS with EdDSA (ed25519), the one signature shape the enrollment protocol uses: bootstrap
 // tokens (signed by the org root key) and possession proofs (signed by a host's SSH key). Each kind
 // carries its own `typ`, so a signature made for one purpose is never accepted for the other.
-import type { KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { CompactSign, compactVerify, decodeProtectedHeader } from 'jose';
 
 export type EdJwsVerifyError =
@@ -46,7 +46,9 @@ export async function verifyEdJws(
   for (const [keyIndex, key] of keys.entries()) {
     let bytes: Uint8Array;
     try {
-      bytes = (await compactVerify(jws, key, { algorithms: ['EdDSA'] })).payload;
+      // jose refuses a private key for verification; its public half is what is meant.
+      const publicKey = key.type === 'private' ? createPublicKey(key) : key;
+      bytes = (await compactVerify(jws, publicKey, { algorithms: ['EdDSA'] })).payload;
     } catch {
       // A wrong key and a corrupt signature look the same from here; try the next key.
       continue;
