@@ -10,6 +10,7 @@ import {
   verify,
 } from 'node:crypto';
 import { canonicalJsonBytes } from '../canonicalJson.ts';
+import { ed25519Raw } from '../sshKey.ts';
 import type { PubKey } from './trustFile.ts';
 
 export const SIGNATURE_BYTES = 64;
@@ -162,14 +163,6 @@ export function signJson(
   return { bytes, signature: signArtifact(bytes, privateKey) };
 }
 
-/** Raw 32-byte ed25519 public key of a private or public ed25519 KeyObject. */
-export function rawEd25519PublicKey(key: KeyObject): Uint8Array {
-  const pub = key.type === 'private' ? createPublicKey(key) : key;
-  const jwk = pub.export({ format: 'jwk' });
-  if (jwk.crv !== 'Ed25519' || typeof jwk.x !== 'string') throw new Error('not an ed25519 key');
-  return new Uint8Array(Buffer.from(jwk.x, 'base64url'));
-}
-
 /** Reads an ed25519 private key from PKCS#8 PEM; `null` when the text is not one. */
 export function parseEd25519PrivateKeyPem(pem: string): KeyObject | null {
   try {
@@ -191,6 +184,6 @@ export function generateEd25519KeyPair(): {
   return {
     privateKey,
     privateKeyPem,
-    publicKeyBase64: Buffer.from(rawEd25519PublicKey(privateKey)).toString('base64'),
+    publicKeyBase64: ed25519Raw(privateKey).toString('base64'),
   };
 }
