@@ -46,3 +46,4 @@ export {
   staticOrgRootKeys,
 } from './ports.ts';
 export { createEnrollmentRoutes, type EnrollmentRoutesOptions } from './routes.ts';
+export { orgRootKeysFromTrust } from './trustOrgRootKeys.ts';
