@@ -8,6 +8,7 @@ import { type FleetResolved, fleetResolvedSchema } from '../fleet/fleetResolved.
 import { normalizePolicies } from '../fleet/projectManifests.ts';
 import { rolloutIdOf } from '../fleet/rolloutId.ts';
 import { type RolloutManifest, rolloutManifestSchema } from '../fleet/rolloutManifest.ts';
+import { issuesFromZod } from '../fleet/zodIssues.ts';
 import {
   type BootstrapNonces,
   bootstrapNoncesSchema,
@@ -111,10 +112,8 @@ export function verifyArtifact<T extends VersionedArtifact>(
   // 5. Typed view, then the schema version.
   const typed = schema.safeParse(parsed.value);
   if (!typed.success) {
-    const first = typed.error.issues[0];
-    const where =
-      first === undefined ? '' : `${first.path.map(String).join('.') || '(top level)'}: ${first.message}`;
-    return refuse('parse', `does not match the artifact schema: ${where}`);
+    const first = issuesFromZod(typed.error)[0];
+    return refuse('parse', `does not match the artifact schema: ${first?.path}: ${first?.message}`);
   }
   const inner = typed.data;
   if (inner.schemaVersion !== 1) {
