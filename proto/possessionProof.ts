@@ -1,9 +1,10 @@
 // Proof of possession of a host's SSH ed25519 key (issue 4): a compact JWS over the SHA-256 of the
 // CSR being submitted, a nonce and a timestamp. Binding the CSR hash means a captured proof cannot
 // be replayed with another CSR (another mTLS key); the nonce ties it to one token or one renewal.
-import { createHash, type KeyObject } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import { nonceSchema } from './bootstrapToken.ts';
+import { sha256Hex } from './canonicalJson.ts';
 import { signEdJws, verifyEdJws } from './edJws.ts';
 
 export const POSSESSION_PROOF_TYP = 'nixfleet-possession+jwt';
@@ -30,10 +31,6 @@ export function csrDer(csrPem: string): Buffer | undefined {
   if (body === undefined) return undefined;
   const der = Buffer.from(body.replace(/\s+/g, ''), 'base64');
   return der.length > 0 ? der : undefined;
-}
-
-export function sha256Hex(bytes: Buffer): string {
-  return createHash('sha256').update(bytes).digest('hex');
 }
 
 export interface SignPossessionProofOptions {

@@ -3,7 +3,7 @@
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { describe, expect, it } from 'vitest';
-import { createMtlsKeyAndCsr } from '../../agent/enrollment/csr.ts';
+import { createMtlsKeyAndCsr } from '../../agent/enrollment/index.ts';
 import { createCa, issueClientCert, issueServerCert, loadCa, parseCsr } from '../../cp/enrollment/index.ts';
 
 const NOW = new Date('2026-05-01T08:30:15.750Z');

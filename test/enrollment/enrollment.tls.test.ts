@@ -4,8 +4,14 @@
 import { X509Certificate } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMtlsKeyAndCsr } from '../../agent/enrollment/csr.ts';
-import { enroll, httpsJson, loadSshHostKey, renew, type TlsIdentity } from '../../agent/enrollment/index.ts';
+import {
+  createMtlsKeyAndCsr,
+  enroll,
+  httpsJson,
+  loadSshHostKey,
+  renew,
+  type TlsIdentity,
+} from '../../agent/enrollment/index.ts';
 import { createCa, issueClientCert, parseCsr } from '../../cp/enrollment/index.ts';
 import { certAudit, certRevocations, type Database, tokenReplay } from '../../db/index.ts';
 import { signPossessionProof } from '../../proto/possessionProof.ts';

@@ -3,7 +3,7 @@
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { CompactSign } from 'jose';
 import { describe, expect, it } from 'vitest';
-import { createMtlsKeyAndCsr } from '../../agent/enrollment/csr.ts';
+import { createMtlsKeyAndCsr } from '../../agent/enrollment/index.ts';
 import {
   BOOTSTRAP_TOKEN_TYP,
   mintBootstrapToken,

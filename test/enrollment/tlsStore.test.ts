@@ -3,8 +3,12 @@ import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMtlsKeyAndCsr } from '../../agent/enrollment/csr.ts';
-import { readTlsIdentity, renewalDue, writeTlsIdentity } from '../../agent/enrollment/index.ts';
+import {
+  createMtlsKeyAndCsr,
+  readTlsIdentity,
+  renewalDue,
+  writeTlsIdentity,
+} from '../../agent/enrollment/index.ts';
 import { createCa, issueClientCert, parseCsr } from '../../cp/enrollment/index.ts';
 
 const NOW = new Date();
