@@ -45,5 +45,5 @@ export {
   staticDeclaredHosts,
   staticOrgRootKeys,
 } from './ports.ts';
-export { createEnrollmentRoutes, type EnrollmentRoutesOptions } from './routes.ts';
+export { createEnrollmentRoutes, type EnrollmentRoutesOptions, MAX_BODY_BYTES } from './routes.ts';
 export { orgRootKeysFromTrust } from './trustOrgRootKeys.ts';

@@ -2,8 +2,12 @@
 // `POST /v1/agent/renew` (behind the identity middleware). Handlers only translate: JSON in,
 // service outcome out, every refusal as `{error, detail}`.
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { type IdentityEnv, jsonError } from '../identity/index.ts';
 import type { EnrollmentOutcome, EnrollmentService } from './enrollmentService.ts';
+
+/** A CSR, a token and a proof fit in a few kilobytes; the schemas cap each field well below this. */
+export const MAX_BODY_BYTES = 64 * 1024;
 
 export interface EnrollmentRoutesOptions {
   service: EnrollmentService;
@@ -45,13 +49,27 @@ export function createEnrollmentRoutes(options: EnrollmentRoutesOptions): Hono<I
       }
     };
 
+  // `/v1/enroll` is anonymous: cap what an unauthenticated caller can make the CP buffer and parse.
+  const limit = bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) =>
+      jsonError(
+        c,
+        413,
+        'malformed_request',
+        `the body exceeds ${MAX_BODY_BYTES} bytes; send one CSR, token and proof`,
+      ),
+  });
+
   app.post(
     '/v1/enroll',
+    limit,
     guarded(async (c) => options.service.enroll(await jsonBody(c.req.raw))),
   );
   app.post(
     '/v1/agent/renew',
     options.requireIdentity,
+    limit,
     guarded(async (c) => options.service.renew(c.get('identity'), await jsonBody(c.req.raw))),
   );
   return app;

@@ -318,6 +318,8 @@ describe('POST /v1/enroll', () => {
     });
     const badCsr = await post('/v1/enroll', { token, csrPem: garbage, proof });
     expect(badCsr).toMatchObject({ status: 400, body: { error: 'malformed_csr' } });
+    const huge = await post('/v1/enroll', { token, csrPem: 'x'.repeat(100_000), proof });
+    expect(huge).toMatchObject({ status: 413, body: { error: 'malformed_request' } });
     expect(await nonceRow(nonce)).toBeUndefined();
   });
 
