@@ -24,7 +24,14 @@ import { GroupCommitter } from './groupCommitter.ts';
 import type { InspectedSnapshot, InspectionBus } from './inspectionBus.ts';
 import { KeyedMailbox } from './keyedMailbox.ts';
 import { logRowsForEffects } from './logRows.ts';
-import type { ActorWrite, OutboxEntry, SnapshotStore, StoredActor, TimerRow } from './snapshotStore.ts';
+import type {
+  ActorWrite,
+  EffectMark,
+  OutboxEntry,
+  SnapshotStore,
+  StoredActor,
+  TimerRow,
+} from './snapshotStore.ts';
 
 type KindOf<N extends ActorKindName> = N extends 'hostRollout' ? HostRolloutKind : RolloutKind;
 type SnapshotOf<N extends ActorKindName> = ReturnType<KindOf<N>['create']>;
@@ -74,6 +81,8 @@ interface SendOptions {
 
 const KINDS: Record<ActorKindName, AnyActorKind> = { hostRollout: hostRolloutKind, rollout: rolloutKind };
 const MAX_CONFLICT_RETRIES = 3;
+/** How long applied-effect marks wait for a step's transaction before being written alone. */
+const MARK_IDLE_MS = 200;
 
 export class ActorRuntime {
   readonly #store: SnapshotStore;
@@ -86,8 +95,9 @@ export class ActorRuntime {
   readonly #actors = new Map<string, LiveActor>();
   readonly #quarantined = new Map<string, string>();
   readonly #timers = new Map<string, unknown>();
-  #doneEffects: Pick<OutboxEntry, 'key' | 'version' | 'idx'>[] = [];
+  #doneEffects: EffectMark[] = [];
   #markingDone: Promise<void> | null = null;
+  #markTimer: unknown = null;
   #stopped = false;
 
   private constructor(options: ActorRuntimeOptions) {
@@ -96,7 +106,14 @@ export class ActorRuntime {
     this.#clock = options.clock ?? systemClock;
     this.#applyEffect = options.applyEffect;
     this.#inspection = options.inspection;
-    this.#committer = new GroupCommitter(options.store, options.maxBatch);
+    this.#committer = new GroupCommitter(
+      options.store,
+      {
+        take: () => this.#doneEffects.splice(0),
+        giveBack: (marks) => this.#doneEffects.unshift(...marks),
+      },
+      options.maxBatch,
+    );
   }
 
   /** Rehydrates every active actor, re-arms durable timers and re-runs effects left in the outbox. */
@@ -329,11 +346,27 @@ export class ActorRuntime {
     else await this.flushEffectMarks();
   }
 
+  /**
+   * Marks ride along with the next step's transaction. Only when no step comes for a while are
+   * they written on their own; until then a crash merely re-runs those (idempotent) effects.
+   */
   #scheduleMarkDone(): void {
+    if (this.#markTimer !== null || this.#markingDone !== null) return;
+    this.#markTimer = this.#idleTimer(() => {
+      this.#markTimer = null;
+      this.#writeMarks();
+    }, MARK_IDLE_MS);
+  }
+
+  #idleTimer(fn: () => void, ms: number): unknown {
+    const t = setTimeout(fn, ms);
+    t.unref();
+    return t;
+  }
+
+  #writeMarks(): void {
     if (this.#markingDone !== null) return;
     this.#markingDone = (async () => {
-      // Let concurrent steps pile their marks into one statement.
-      await Promise.resolve();
       while (this.#doneEffects.length > 0) {
         const batch = this.#doneEffects;
         this.#doneEffects = [];
@@ -349,7 +382,11 @@ export class ActorRuntime {
 
   /** Waits until every applied effect is marked done in the store. */
   async flushEffectMarks(): Promise<void> {
-    this.#scheduleMarkDone();
+    if (this.#markTimer !== null) {
+      clearTimeout(this.#markTimer as NodeJS.Timeout);
+      this.#markTimer = null;
+    }
+    this.#writeMarks();
     while (this.#markingDone !== null) await this.#markingDone;
   }
 

@@ -36,6 +36,9 @@ export interface OutboxEntry {
   effect: { type: string } & Record<string, unknown>;
 }
 
+/** Identifies one outbox effect that has run. */
+export type EffectMark = Pick<OutboxEntry, 'key' | 'version' | 'idx'>;
+
 /** Everything one accepted step writes, atomically. */
 export interface ActorWrite {
   key: string;
@@ -67,13 +70,14 @@ export interface SnapshotStore {
   /**
    * Applies the writes in one transaction. Each is fenced on its own: a conflicting write is
    * skipped and reported, the others commit. A failure of the transaction itself rejects, and
-   * then none of the batch was written.
+   * then none of the batch was written. `effectsDone` rides along: marking effects as run costs
+   * no commit of its own.
    */
-  write(batch: readonly ActorWrite[]): Promise<WriteOutcome[]>;
+  write(batch: readonly ActorWrite[], effectsDone?: readonly EffectMark[]): Promise<WriteOutcome[]>;
   /** Marks a row that cannot be restored so it is reported and left alone, not retried forever. */
   quarantine(key: string, kind: ActorKindName, reason: string): Promise<void>;
   pendingEffects(): Promise<OutboxEntry[]>;
-  markEffectsDone(entries: readonly Pick<OutboxEntry, 'key' | 'version' | 'idx'>[]): Promise<void>;
+  markEffectsDone(entries: readonly EffectMark[]): Promise<void>;
   loadTimers(): Promise<TimerRow[]>;
   deleteTimer(key: string, timerId: string): Promise<void>;
   close(): Promise<void>;

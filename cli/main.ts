@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The single `nixfleet` entry point (contract §1). Subcommands land with their issues; until then
 // they say so and exit 1, but every one of them already answers `--help`.
-import { Command, CommanderError } from '@commander-js/extra-typings';
+import { Command, CommanderError, Option } from '@commander-js/extra-typings';
 import { caInit } from './ca/index.ts';
 import { notYetAvailable } from './notYetAvailable.ts';
 import { runReleaseBuild, runReleaseKeygen, runReleaseVerify } from './release/index.ts';
@@ -53,7 +53,7 @@ function buildProgram(): Command {
     .command('verify <dir>')
     .requiredOption('--trust-file <file>')
     .option('--now <timestamp>', 'RFC 3339 time to verify at (default: now)')
-    .option('--freshness-window <duration>', 'maximum artifact age (default: each channel\'s freshnessWindow)')
+    .option('--freshness-window <duration>', "maximum artifact age (default: each channel's freshnessWindow)")
     .action((dir, opts) => runReleaseVerify(dir, opts));
 
   program
@@ -119,7 +119,23 @@ function buildProgram(): Command {
     .command('db')
     .description('Database maintenance')
     .command('migrate')
-    .action(() => notYetAvailable('db migrate', 3));
+    .description('Apply database migrations (the daemons also do it at start, under an advisory lock)')
+    .addOption(
+      new Option('--database-url <url>', 'PostgreSQL URL; absent: embedded PGlite in <data-dir>/pglite').env(
+        'DATABASE_URL',
+      ),
+    )
+    .addOption(
+      new Option('--data-dir <dir>', 'control-plane data directory')
+        .env('NIXFLEET_DATA_DIR')
+        .default('/var/lib/nixfleet-cp'),
+    )
+    .action(async (opts) => {
+      const { runDbMigrate } = await import('./db/migrate.ts');
+      // An empty DATABASE_URL means "not set", not "connect to the libpq defaults".
+      const databaseUrl = opts.databaseUrl === '' ? undefined : opts.databaseUrl;
+      process.exitCode = await runDbMigrate({ databaseUrl, dataDir: opts.dataDir });
+    });
 
   return program;
 }
@@ -127,11 +143,13 @@ function buildProgram(): Command {
 export async function main(argv: readonly string[]): Promise<number> {
   try {
     await buildProgram().parseAsync([...argv], { from: 'user' });
-    return EXIT_OK;
+    // An action may have set its own exit status (1 for a runtime failure).
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT_OK;
   } catch (err) {
     if (err instanceof CommanderError) {
+      // Asked for help or the version: success. Help shown because a subcommand was missing: usage error.
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return EXIT_OK;
-      if (err.code === 'commander.help') return EXIT_OK;
+      if (err.code === 'commander.help') return EXIT_USAGE;
       return err.exitCode === 0 ? EXIT_OK : EXIT_USAGE;
     }
     if (err instanceof CliRuntimeError) {

@@ -8,6 +8,7 @@ import type { ActorKindName } from '../actorKinds.ts';
 import { KeyedMailbox } from '../keyedMailbox.ts';
 import type {
   ActorWrite,
+  EffectMark,
   OutboxEntry,
   SnapshotStore,
   StoredActor,
@@ -98,8 +99,14 @@ export class FileSnapshotStore implements SnapshotStore {
     return { key, kind: file.kind, version: file.version, persisted: file.persisted };
   }
 
-  async write(batch: readonly ActorWrite[]): Promise<WriteOutcome[]> {
-    return Promise.all(batch.map((w) => this.#files.run(w.key, () => this.#writeOne(w))));
+  async write(
+    batch: readonly ActorWrite[],
+    effectsDone: readonly EffectMark[] = [],
+  ): Promise<WriteOutcome[]> {
+    const outcomes = await Promise.all(batch.map((w) => this.#files.run(w.key, () => this.#writeOne(w))));
+    // Files are per actor, so marks cannot share the step's rename; write them after it.
+    await this.markEffectsDone(effectsDone);
+    return outcomes;
   }
 
   async #writeOne(w: ActorWrite): Promise<WriteOutcome> {
@@ -152,7 +159,7 @@ export class FileSnapshotStore implements SnapshotStore {
     return out;
   }
 
-  async markEffectsDone(entries: readonly Pick<OutboxEntry, 'key' | 'version' | 'idx'>[]): Promise<void> {
+  async markEffectsDone(entries: readonly EffectMark[]): Promise<void> {
     const byKey = new Map<string, Set<string>>();
     for (const e of entries) {
       const set = byKey.get(e.key) ?? new Set<string>();

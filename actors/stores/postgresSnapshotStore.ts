@@ -7,6 +7,7 @@ import type { PersistedHostRollout, PersistedRollout } from '../../machines/inde
 import type { ActorKindName } from '../actorKinds.ts';
 import type {
   ActorWrite,
+  EffectMark,
   OutboxEntry,
   SnapshotStore,
   StoredActor,
@@ -103,9 +104,13 @@ export class PostgresSnapshotStore implements SnapshotStore {
     return { key, kind: k.kind, version: Number(row.v), persisted: parseJson(row.snapshot) };
   }
 
-  async write(batch: readonly ActorWrite[]): Promise<WriteOutcome[]> {
-    if (batch.length === 0) return [];
+  async write(
+    batch: readonly ActorWrite[],
+    effectsDone: readonly EffectMark[] = [],
+  ): Promise<WriteOutcome[]> {
+    if (batch.length === 0 && effectsDone.length === 0) return [];
     return this.#db.transaction(async (tx) => {
+      await markDone(tx, effectsDone);
       const written = new Set<string>();
       for (const spec of [ROLLOUTS, HOSTS]) {
         const kind: ActorKindName = spec === ROLLOUTS ? 'rollout' : 'hostRollout';
@@ -150,13 +155,8 @@ export class PostgresSnapshotStore implements SnapshotStore {
     }));
   }
 
-  async markEffectsDone(entries: readonly Pick<OutboxEntry, 'key' | 'version' | 'idx'>[]): Promise<void> {
-    if (entries.length === 0) return;
-    const rows = entries.map((e) => ({ actor_key: e.key, actor_seq: e.version, idx: e.idx }));
-    await this.#db.execute(sql`
-      UPDATE effect_outbox AS o SET done_at = now()
-      FROM jsonb_to_recordset(${json(rows)}) AS v(actor_key text, actor_seq bigint, idx integer)
-      WHERE o.actor_key = v.actor_key AND o.actor_seq = v.actor_seq AND o.idx = v.idx AND o.done_at IS NULL`);
+  async markEffectsDone(entries: readonly EffectMark[]): Promise<void> {
+    await markDone(this.#db, entries);
   }
 
   async loadTimers(): Promise<TimerRow[]> {
@@ -179,6 +179,15 @@ export class PostgresSnapshotStore implements SnapshotStore {
   async close(): Promise<void> {
     // The database handle belongs to the caller.
   }
+}
+
+async function markDone(db: Database, entries: readonly EffectMark[]): Promise<void> {
+  if (entries.length === 0) return;
+  const rows = entries.map((e) => ({ actor_key: e.key, actor_seq: e.version, idx: e.idx }));
+  await db.execute(sql`
+    UPDATE effect_outbox AS o SET done_at = now()
+    FROM jsonb_to_recordset(${json(rows)}) AS v(actor_key text, actor_seq bigint, idx integer)
+    WHERE o.actor_key = v.actor_key AND o.actor_seq = v.actor_seq AND o.idx = v.idx AND o.done_at IS NULL`);
 }
 
 /** postgres.js hands back parsed JSONB; PGlite may hand back text for raw queries. */

@@ -29,10 +29,11 @@ export type HostRolloutEventType = LocalEventType | RemoteEventType;
 type Payload<K extends AgentEventKind> = Omit<AgentEventOf<K>, 'kind'>;
 
 /** Extra fields of LocalActivate: not applied by the chart, used to bootstrap a missing record. */
-export interface LocalActivateDispatch {
+// A type alias, not an interface: events must stay assignable to plain records (timers store them).
+export type LocalActivateDispatch = {
   targetClosure: string;
   soakDueAt: Timestamp | null;
-}
+};
 
 export type LocalEventOf<K extends AgentEventKind> = { type: Pairs[K]['local'] } & Payload<K> &
   (K extends 'DispatchAck' ? LocalActivateDispatch : unknown);

@@ -9,7 +9,8 @@ export type RolloutSnapshot = SnapshotFrom<typeof rolloutMachine>;
 
 export type RolloutTransitionError =
   | { code: 'IllegalForState'; from: RolloutState; event: RolloutEvent['type']; rolloutId: string }
-  | { code: 'Unimplemented'; from: RolloutState; event: RolloutEvent['type']; rolloutId: string };
+  | { code: 'Unimplemented'; from: RolloutState; event: RolloutEvent['type']; rolloutId: string }
+  | { code: 'WrongRollout'; event: RolloutEvent['type']; addressedTo: string; rolloutId: string };
 
 export type RolloutStepResult =
   | { ok: true; snapshot: RolloutSnapshot; effects: RolloutEffect[] }
@@ -25,6 +26,14 @@ export function createRollout(input: RolloutInput): RolloutSnapshot {
 }
 
 export function stepRollout(snapshot: RolloutSnapshot, event: RolloutEvent): RolloutStepResult {
+  // SuccessorOpened is addressed to the rollout it supersedes; every other event names its own.
+  const addressedTo = event.type === 'SuccessorOpened' ? event.supersededRolloutId : event.rolloutId;
+  if (addressedTo !== snapshot.context.rolloutId) {
+    return {
+      ok: false,
+      error: { code: 'WrongRollout', event: event.type, addressedTo, rolloutId: snapshot.context.rolloutId },
+    };
+  }
   const from = rolloutStateOf(snapshot);
   const node = rolloutMachine.states[from];
   if (node?.transitions.has(event.type) !== true) {

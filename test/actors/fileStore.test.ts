@@ -139,7 +139,7 @@ describe('file snapshot store', () => {
       armTimers: [
         {
           timerId: 'deadline',
-          event: remote.activationFailed(0),
+          event: { ...remote.activationFailed(0) },
           dueAt: new Date(clock.now().getTime() + 60_000),
         },
       ],

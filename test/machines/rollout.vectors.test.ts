@@ -479,3 +479,33 @@ describe('driver sanity', () => {
     expect(() => drive([ev.opened()])).toThrow(/refused/);
   });
 });
+
+describe('addressing', () => {
+  it('refuses an event addressed to another rollout, whatever the state', async () => {
+    const { createRollout, stepRollout } = await import('../../machines/index.ts');
+    const s = createRollout({
+      rolloutId: 'stable@a',
+      channel: 'stable',
+      targetRef: 'a',
+      openedAt: '2026-05-16T01:00:00Z',
+    });
+    const other = stepRollout(s, {
+      type: 'HostJoined',
+      rolloutId: 'stable@b',
+      hostId: 'h1',
+      wave: 0,
+      at: '2026-05-16T01:00:00Z',
+    });
+    expect(other).toEqual({
+      ok: false,
+      error: { code: 'WrongRollout', event: 'HostJoined', addressedTo: 'stable@b', rolloutId: 'stable@a' },
+    });
+    const successor = stepRollout(s, {
+      type: 'SuccessorOpened',
+      supersededRolloutId: 'stable@a',
+      successorRolloutId: 'stable@b',
+      at: '2026-05-16T02:00:00Z',
+    });
+    expect(successor.ok).toBe(true);
+  });
+});
