@@ -55,7 +55,12 @@ export async function runActorPersistenceBench(): Promise<void> {
         soakDueAt: at(60),
       });
     const toSoaking = async (key: string) => {
-      await rt.send('hostRollout', key, { type: 'RemoteDispatchAck', seq: 1, currentClosureAtDispatch: 'p', receivedAt: at(1) });
+      await rt.send('hostRollout', key, {
+        type: 'RemoteDispatchAck',
+        seq: 1,
+        currentClosureAtDispatch: 'p',
+        receivedAt: at(1),
+      });
       await rt.send('hostRollout', key, {
         type: 'RemoteActivationCompleted',
         seq: 2,
@@ -94,24 +99,38 @@ export async function runActorPersistenceBench(): Promise<void> {
     const manyRate = ((MANY_ACTORS * EVENTS_PER_ACTOR) / many.ms) * 1000;
     await rt.stop();
 
-    printTable('Actor steps persisted to PostgreSQL (snapshot + event log + outbox per step, one transaction)', [
-      ['measurement', 'events', 'ms', 'events/s', 'vs bare INSERT'],
-      ['bare single-row INSERT loop (baseline)', fmt(BARE_INSERTS), fmt(bare.ms), fmt(bareRate), '1.00x'],
-      ['one actor, sequential', fmt(ONE_ACTOR_EVENTS), fmt(one.ms), fmt(oneRate), `${fmt(oneRate / bareRate, 2)}x`],
+    printTable(
+      'Actor steps persisted to PostgreSQL (snapshot + event log + outbox per step, one transaction)',
       [
-        `${fmt(MANY_ACTORS)} actors, concurrent (group commit)`,
-        fmt(MANY_ACTORS * EVENTS_PER_ACTOR),
-        fmt(many.ms),
-        fmt(manyRate),
-        `${fmt(manyRate / bareRate, 2)}x`,
+        ['measurement', 'events', 'ms', 'events/s', 'vs bare INSERT'],
+        ['bare single-row INSERT loop (baseline)', fmt(BARE_INSERTS), fmt(bare.ms), fmt(bareRate), '1.00x'],
+        [
+          'one actor, sequential',
+          fmt(ONE_ACTOR_EVENTS),
+          fmt(one.ms),
+          fmt(oneRate),
+          `${fmt(oneRate / bareRate, 2)}x`,
+        ],
+        [
+          `${fmt(MANY_ACTORS)} actors, concurrent (group commit)`,
+          fmt(MANY_ACTORS * EVENTS_PER_ACTOR),
+          fmt(many.ms),
+          fmt(manyRate),
+          `${fmt(manyRate / bareRate, 2)}x`,
+        ],
       ],
-    ]);
+    );
     console.log('  target: many actors >= 0.50x of the bare INSERT rate');
 
     // Rehydration: 10,000 host-rollout actors written through the runtime, then a cold start.
     const rid3 = 'bench@rehydrate';
     const seeder = await ActorRuntime.start({ store });
-    await seeder.spawn('rollout', { rolloutId: rid3, channel: 'bench', targetRef: 'rehydrate', openedAt: at(0) });
+    await seeder.spawn('rollout', {
+      rolloutId: rid3,
+      channel: 'bench',
+      targetRef: 'rehydrate',
+      openedAt: at(0),
+    });
     const many10k = Array.from({ length: REHYDRATE_ACTORS }, (_, i) => `r${i}`);
     for (let i = 0; i < many10k.length; i += 1000) {
       await Promise.all(
