@@ -286,7 +286,14 @@ export class ActorRuntime {
   }
 
   async #reload(key: string): Promise<LiveActor | undefined> {
-    const row = await this.#store.load(key);
+    let row: StoredActor | null;
+    try {
+      row = await this.#store.load(key);
+    } catch (err) {
+      // Same contract as a failed write: nothing was applied (memory stays behind the store, so
+      // the next step conflicts and reloads again), and the sender may retry.
+      throw new ActorStoreError(`could not reload ${key}: ${String(err)}`, { cause: err });
+    }
     if (row === null) {
       this.#actors.delete(key);
       return undefined;
@@ -365,7 +372,10 @@ export class ActorRuntime {
   }
 
   #writeMarks(): void {
-    if (this.#markingDone !== null) return;
+    // With nothing to write, the async body below would finish synchronously, clear
+    // #markingDone before the assignment stores its settled promise, and leave it set for good:
+    // flushEffectMarks() would then spin on it forever (a microtask loop that starves timers).
+    if (this.#markingDone !== null || this.#doneEffects.length === 0) return;
     this.#markingDone = (async () => {
       while (this.#doneEffects.length > 0) {
         const batch = this.#doneEffects;
