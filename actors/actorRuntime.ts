@@ -95,6 +95,8 @@ export class ActorRuntime {
   readonly #actors = new Map<string, LiveActor>();
   readonly #quarantined = new Map<string, string>();
   readonly #timers = new Map<string, unknown>();
+  /** Per actor, how many of its steps failed in the store (see `send`). */
+  readonly #failures = new Map<string, number>();
   #doneEffects: EffectMark[] = [];
   #markingDone: Promise<void> | null = null;
   #markTimer: unknown = null;
@@ -185,7 +187,21 @@ export class ActorRuntime {
     event: EventOf<N>,
     options: SendOptions = {},
   ): Promise<SendResult<N>> {
-    return this.#mailbox.run(key, () => this.#step(kind, key, event, options));
+    // Steps queued behind a failed one must not overtake it: had they run, the failed event's
+    // retry would arrive after them and be lost as a duplicate. So a store failure fails every
+    // send already queued for that actor, and the sender re-sends them in order.
+    const epoch = this.#failures.get(key) ?? 0;
+    return this.#mailbox.run(key, async () => {
+      if ((this.#failures.get(key) ?? 0) !== epoch) {
+        throw new ActorStoreError(`an earlier step of ${key} failed; re-send this event after it`);
+      }
+      try {
+        return await this.#step(kind, key, event, options);
+      } catch (err) {
+        if (err instanceof ActorStoreError) this.#failures.set(key, (this.#failures.get(key) ?? 0) + 1);
+        throw err;
+      }
+    });
   }
 
   async #step<N extends ActorKindName>(
