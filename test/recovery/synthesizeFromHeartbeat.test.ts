@@ -1,7 +1,12 @@
 // The §7.4 case table, one rule per test: which records a heartbeat advances, which it holds and
 // why, and that every synthesised event went through the chart (seqs, stamps, effects).
 import { describe, expect, it, vi } from 'vitest';
-import { alreadyOnTarget, isCpOwnedSoak, synthesizeFromHeartbeat } from '../../cp/recovery/index.ts';
+import {
+  alreadyOnTarget,
+  type GateCheck,
+  isCpOwnedSoak,
+  synthesizeFromHeartbeat,
+} from '../../cp/recovery/index.ts';
 import { type HostRolloutSnapshot, hostStateOf, persistHostRollout } from '../../machines/index.ts';
 import {
   activatingEffects,
@@ -16,7 +21,12 @@ import {
 
 const NOW = at(500);
 
-function synth(recs: HostRolloutSnapshot[], currentClosure: string | null, gatesAllow = allowAll, now = NOW) {
+function synth(
+  recs: HostRolloutSnapshot[],
+  currentClosure: string | null,
+  gatesAllow: GateCheck = allowAll,
+  now = NOW,
+) {
   return synthesizeFromHeartbeat({ records: recs, currentClosure, now, gatesAllow });
 }
 
