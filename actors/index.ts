@@ -6,5 +6,6 @@ export * from './errors.ts';
 export * from './inspectionBus.ts';
 export * from './keyedMailbox.ts';
 export * from './snapshotStore.ts';
+export * from './statelyBridge.ts';
 export * from './stores/fileSnapshotStore.ts';
 export * from './stores/postgresSnapshotStore.ts';
