@@ -178,20 +178,20 @@ export function recordOf(
 export interface ScenarioSpec {
   readonly fleet: FleetResolved;
   /** Channel → channelRef of its current manifest. */
-  readonly refs?: Readonly<Record<string, string>>;
+  readonly refs?: Readonly<Record<string, string>> | undefined;
   /** Opened rollouts by id, with summary overrides. */
-  readonly rollouts?: Readonly<Record<string, Partial<RolloutSummary>>>;
+  readonly rollouts?: Readonly<Record<string, Partial<RolloutSummary>>> | undefined;
   /**
    * Record overrides by rollout id then host: a state or fields. Every hostSet host of an opened
    * current rollout has a Pending record unless listed; `null` removes it.
    */
-  readonly records?: Readonly<
-    Record<string, Readonly<Record<string, HostState | Partial<HostRecordSummary> | null>>>
-  >;
-  readonly quarantined?: readonly QuarantineEntry[];
-  readonly dispatches?: readonly OutstandingDispatch[];
-  readonly outstandingFailures?: readonly OutstandingFailures[];
-  readonly now?: string;
+  readonly records?:
+    | Readonly<Record<string, Readonly<Record<string, HostState | Partial<HostRecordSummary> | null>>>>
+    | undefined;
+  readonly quarantined?: readonly QuarantineEntry[] | undefined;
+  readonly dispatches?: readonly OutstandingDispatch[] | undefined;
+  readonly outstandingFailures?: readonly OutstandingFailures[] | undefined;
+  readonly now?: string | undefined;
 }
 
 export function scenario(spec: ScenarioSpec): PlannerInput {
