@@ -11,3 +11,4 @@ export * from './possessionProof.ts';
 export * from './rolloutEvent.ts';
 export * from './sshKey.ts';
 export * from './trust/index.ts';
+export * from './heartbeat.ts';
