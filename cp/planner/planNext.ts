@@ -3,7 +3,7 @@
 // order, so the same input always yields the same actions in the same order.
 import { evaluateForDispatch } from './evaluateForDispatch.ts';
 import { openPhase } from './openRollouts.ts';
-import { buildPlanView, byString } from './planView.ts';
+import { buildPlanView, byString, type PlanView } from './planView.ts';
 import {
   DEFAULT_REQUEUE_UNACKED_AFTER_MS,
   type HostRecordSummary,
