@@ -88,10 +88,7 @@ export function planNext(input: PlannerInput, options: PlannerOptions = {}): Pla
 }
 
 /** Outstanding dispatches no Pending record of a current rollout owns any more. */
-function leftoverDispatches(
-  input: PlannerInput,
-  view: ReturnType<typeof buildPlanView>,
-): WithdrawDispatchAction[] {
+function leftoverDispatches(input: PlannerInput, view: PlanView): WithdrawDispatchAction[] {
   const out: WithdrawDispatchAction[] = [];
   const sorted = [...input.dispatches].sort(
     (a, b) => byString(a.rolloutId, b.rolloutId) || byString(a.hostname, b.hostname),
