@@ -1,6 +1,18 @@
-// Public door of the planner (spec §4): pure plan ticks and the dispatch gates. The CP daemon loads
-// the input in one read, calls `planNext`, and applies the actions; heartbeat synthesis asks
-// `evaluateHostForDispatch`.
+// Public door of the planner (spec §4): pure plan ticks and the dispatch gates.
+//
+// Wiring (spec §7.7-7.8): load a `PlannerInput` in one REPEATABLE READ transaction — including the
+// `quarantined_closures` table (§10 G1) and the outstanding `dispatch_queue` rows — call `planNext`,
+// and apply the actions in the order given:
+//   Notice            log it (the operator must fix the release); nothing else.
+//   OpenRollout       insert the rollout row and its Pending records from the manifest (§7.8).
+//   RolloutEvent      feed the event to the rollout actor: WaveAdvanced moves `currentWave` through
+//                     the chart (§10 G18), SuccessorOpened goes to the superseded rollout.
+//   QueueDispatch     upsert the queue row (enqueued_at = now) and wake the host's long-poll.
+//   DeferDispatch     log a gate_decision (only when it changed) and count
+//                     `nixfleet_gate_block_total{gate}`.
+//   WithdrawDispatch  delete the queue row if it is still there, and forget the dispatch.
+// Heartbeat synthesis asks `evaluateHostForDispatch` (or, to reuse one tick's view for many hosts,
+// `evaluateForDispatch` on a `buildPlanView`).
 export { budgetKeyOf, effectiveLimit, policyCapKeyOf } from './budgets.ts';
 export { evaluateForDispatch, evaluateHostForDispatch, GATE_ORDER } from './evaluateForDispatch.ts';
 export { channelEdgeGate } from './gates/channelEdgeGate.ts';

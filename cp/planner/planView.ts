@@ -54,7 +54,7 @@ export interface PlannedRollout {
   readonly slots: ReadonlyMap<string, OutstandingDispatch>;
   /** Null when the rollout has no failure entry at all (spec §4.5.6: gate open). */
   readonly failures: ReadonlyMap<string, number> | null;
-  /** Failures summed per wave of the rollout's channel, hosts counted once at their first wave. */
+  /** Failures summed per wave of the manifest channel, hosts counted once at their first wave. */
   readonly failuresPerWave: readonly number[];
   /** The manifest's budgets in order, then the rollout policy's cap. */
   readonly budgets: readonly ResolvedBudget[];
@@ -214,7 +214,8 @@ export function buildPlanView(input: PlannerInput): PlanView {
   for (const r of input.rollouts) summaries.set(r.rolloutId, r);
 
   const currentIds = new Map<string, string>();
-  const plannedIds = new Set<string>();
+  // Rollout id → the channel whose manifest names it (not the row's own channel field).
+  const plannedIds = new Map<string, string>();
   for (const [channel, manifest] of manifests) {
     const id = rolloutIdOf(channel, manifest.channelRef);
     currentIds.set(channel, id);
@@ -230,7 +231,7 @@ export function buildPlanView(input: PlannerInput): PlanView {
       });
       continue;
     }
-    plannedIds.add(id);
+    plannedIds.set(id, channel);
   }
 
   const records = new Map<string, Map<string, HostRecordSummary>>();
@@ -254,13 +255,13 @@ export function buildPlanView(input: PlannerInput): PlanView {
 
   const waveEvents: WaveAdvancedEvent[] = [];
   const planned = new Map<string, PlannedRollout>();
-  for (const id of [...plannedIds].sort(byString)) {
+  for (const [id, channel] of [...plannedIds].sort(([a], [b]) => byString(a, b))) {
     let summary = summaries.get(id);
-    const manifest = manifests.get(summary?.channel ?? '');
+    const manifest = manifests.get(channel);
     if (summary === undefined || manifest === undefined) continue;
     const hostRecords = records.get(id) ?? new Map<string, HostRecordSummary>();
     const halt = haltCause(summary, hostRecords);
-    const waves = fleet.waves[summary.channel];
+    const waves = fleet.waves[channel];
 
     // Wave advance before planning (spec §3.7), proposed to the rollout chart (spec §10 G18). A
     // halted rollout does not advance: halting means nothing further moves.
@@ -280,7 +281,7 @@ export function buildPlanView(input: PlannerInput): PlanView {
       }
     }
 
-    const policyName = fleet.channels[summary.channel]?.rolloutPolicy ?? null;
+    const policyName = fleet.channels[channel]?.rolloutPolicy ?? null;
     const policy = policyName === null ? null : (fleet.rolloutPolicies[policyName] ?? null);
     const rolloutFailures = failures.get(id) ?? null;
     planned.set(id, {

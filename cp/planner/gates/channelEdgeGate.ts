@@ -5,17 +5,15 @@
 // `finishedAt` but never gets `terminalAt`) keeps blocking its successors until CI ships it a new
 // ref. That is the RFC's intent — a halt upstream must not let the downstream channel take the same
 // release — and the reason says so, where the original only said "not converged".
-import { rolloutIdOf } from '../../../proto/index.ts';
 import { blockOf, type Gate } from './gate.ts';
 
 export const channelEdgeGate: Gate = (view, c) => {
   for (const edge of view.fleet.channelEdges) {
     if (edge.gated !== c.channel) continue;
     const pred = edge.gates;
-    const manifest = view.manifests.get(pred);
-    // No manifest: the predecessor has nothing to roll out, so nothing to wait for.
-    if (manifest === undefined) continue;
-    const predId = view.currentIds.get(pred) ?? rolloutIdOf(pred, manifest.channelRef);
+    // No (usable) manifest: the predecessor has nothing to roll out, so nothing to wait for.
+    const predId = view.currentIds.get(pred);
+    if (predId === undefined) continue;
     const summary = view.summaries.get(predId);
     const prefix = `channelEdges predecessor channel '${pred}' not converged`;
     if (summary === undefined) {

@@ -11,7 +11,7 @@ export const complianceWaveGate: Gate = (view, c) => {
   if (rollout === undefined || rollout.failures === null) return null;
   let sum = 0;
   const channel = view.fleet.hosts[c.hostname]?.channel;
-  if (channel === rollout.summary.channel) {
+  if (channel === rollout.manifest.channel) {
     for (let i = 0; i < wave; i++) sum += rollout.failuresPerWave[i] ?? 0;
   } else {
     // A record whose host moved channel: sum over that channel's waves directly (rare, uncached).

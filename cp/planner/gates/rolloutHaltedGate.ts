@@ -17,6 +17,6 @@ export const rolloutHaltedGate: Gate = (view, c) => {
   return blockOf(
     c,
     'rollout-halted',
-    `rollout-halted: ${cause}; publish a new release of '${rollout.summary.channel}' to roll out again`,
+    `rollout-halted: ${cause}; publish a new release of '${rollout.manifest.channel}' to roll out again`,
   );
 };
