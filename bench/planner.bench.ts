@@ -14,8 +14,8 @@ import { fmt, printTable } from './support.ts';
 const HOSTS = 10_000;
 const CHANNELS = ['stable', 'edge'] as const;
 const WAVES = 3;
-const WARMUP = 3;
-const RUNS = 11;
+const WARMUP = 5;
+const RUNS = 15;
 const NOW = '2026-05-16T02:00:00.000Z';
 
 const hostName = (i: number) => `host-${String(i).padStart(5, '0')}`;
