@@ -27,8 +27,36 @@ function buildProgram(): Command {
 
   program
     .command('cp')
-    .description('The control plane daemon')
-    .action(() => notYetAvailable('cp', 5));
+    .description(
+      'The control plane daemon. Options resolve as flag > env (NIXFLEET_<FLAG>, DATABASE_URL) > --config file > default',
+    )
+    .option('--config <file>', 'YAML file of options (keys are the flag names)')
+    .option('--listen <host:port>', 'address to serve on (default 0.0.0.0:8080)')
+    .option(
+      '--database-url <url>',
+      'PostgreSQL URL (env DATABASE_URL); absent: embedded PGlite in <data-dir>/pglite',
+    )
+    .option('--data-dir <dir>', 'state directory (default /var/lib/nixfleet-cp)')
+    .option('--release-dir <dir>', 'signed release directory to verify and serve (polled)')
+    .option('--trust-file <file>', 'trust.json (default /etc/nixfleet/cp/trust.json)')
+    .option('--tls-cert <file>', 'server certificate (PEM)')
+    .option('--tls-key <file>', 'server key (PEM)')
+    .option('--client-ca <file>', 'CA for client certificates (mTLS; identity = certificate CN)')
+    .option('--ca-cert <file>', 'issuing CA certificate for enroll/renew')
+    .option('--ca-key <file>', 'issuing CA key for enroll/renew')
+    .option('--agent-cert-validity <duration>', 'lifetime of issued agent certificates (default 30d)')
+    .option('--agent-cn-suffix <suffix>', 'CN suffix of agent certificates (agent-<host>.<suffix>)')
+    .option('--plan-interval <duration>', 'safety-net plan tick (default 15s)')
+    .option('--longpoll-max-wait <duration>', 'longest dispatch long-poll (default 60s)')
+    .option('--release-poll-interval <duration>', 'how often --release-dir is re-read (default 60s)')
+    .option('--insecure-http', 'plain HTTP, agent identity from the request (loopback --listen only)')
+    .option('--replica-id <id>', 'name of this replica (cluster)')
+    .option('--log-format <format>', 'json or pretty (default json)')
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
+    .action(async (opts) => {
+      const { runCp } = await import('../cp/main.ts');
+      process.exitCode = await runCp({ flags: opts, env: process.env });
+    });
   program
     .command('agent')
     .description('The agent daemon')
