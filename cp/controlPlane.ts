@@ -62,7 +62,7 @@ export interface ControlPlaneCoreOptions {
   planner?: PlanRunner | undefined;
   enrollment?: (core: { releases: ReleaseSource }) => EnrollmentService | undefined;
   /** LISTEN for dispatches enqueued by other processes (default true). */
-  listen?: boolean;
+  listen?: boolean | undefined;
 }
 
 export interface ControlPlaneCore {

@@ -102,7 +102,7 @@ describe('GET /v1/agent/dispatch', () => {
     const pending = poll('h-gone', '30', core.app, { signal: controller.signal });
     await until(() => core.wakeups.waiting > 0, 5_000, 'the poll to be held');
     controller.abort();
-    await pending.catch(() => undefined);
+    await Promise.resolve(pending).catch(() => undefined);
     await until(() => core.wakeups.waiting === 0, 5_000, 'the wait to end');
     // Nothing was consumed on the way out.
     await core.dispatcher.enqueue(row('h-gone', 'stable@abc'));
