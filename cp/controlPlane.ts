@@ -34,6 +34,7 @@ import {
 import { createDbRevocationLookup, createIdentityMiddleware } from './identity/index.ts';
 import type { Logger } from './logger.ts';
 import { type CpMetrics, createCpMetrics } from './metrics.ts';
+import { createPlanRunner } from './planRunner.ts';
 import { createPlanTicker, type PlanRunner, type PlanTicker } from './planTicker.ts';
 import { createReleaseSource, type ReleaseSource } from './releaseSource/index.ts';
 import type { Readiness } from './routes/health.ts';
@@ -58,7 +59,7 @@ export interface ControlPlaneCoreOptions {
   auth: CpAuth;
   /** Whether migrations are applied (checked by the caller); `/readyz` reports it. */
   migrated?: boolean;
-  /** The planner (spec §7.7); absent, ticks only record their time. */
+  /** The planner (spec §7.7, `createPlanRunner`); absent, ticks only record their time. */
   planner?: PlanRunner | undefined;
   enrollment?: (core: { releases: ReleaseSource }) => EnrollmentService | undefined;
   /** LISTEN for dispatches enqueued by other processes (default true). */
@@ -128,6 +129,8 @@ export async function createControlPlaneCore(options: ControlPlaneCoreOptions): 
     runtime: () => runtime,
     onComplianceFailure: (controlId, host) => metrics.complianceFailures.inc({ control_id: controlId, host }),
     onQuarantine: (channel, closure) => logger.info({ channel, closure }, 'closure quarantined'),
+    // A host finishing a step can open the next wave or free a budget slot: plan now (spec §7.15).
+    onHostTransition: () => ticker?.trigger('host-transition'),
   });
   const onEffectError = (entry: { key: string; effect: { type: string } }, error: unknown) => {
     if (error instanceof RuntimeNotStartedError) return;
@@ -181,6 +184,8 @@ export async function createControlPlaneCore(options: ControlPlaneCoreOptions): 
     onOutcome: (outcome) => metrics.planTicks.inc({ outcome }),
   });
   ticker.start();
+  // The first plan runs at once (spec §7.15), not one interval after start.
+  ticker.trigger('start');
 
   const readiness = (): Readiness => {
     if (draining) return { ready: false, reason: 'draining: the control plane is shutting down' };
@@ -346,7 +351,7 @@ export async function startControlPlane(
       longpollMaxWaitMs: config.longpollMaxWait,
       auth,
       migrated,
-      planner: options.planner,
+      planner: options.planner ?? createPlanRunner(),
       enrollment: ({ releases }) =>
         createEnrollmentService({
           store: createDbIssuanceStore(handle.db),

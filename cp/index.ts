@@ -7,6 +7,7 @@ export * from './dispatch/index.ts';
 export * from './effects/index.ts';
 export * from './logger.ts';
 export * from './metrics.ts';
+export * from './planRunner.ts';
 export * from './planTicker.ts';
 export * from './releaseSource/index.ts';
 export { dispatchBody } from './routes/dispatch.ts';

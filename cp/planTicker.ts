@@ -64,7 +64,8 @@ export function createPlanTicker(options: PlanTickerOptions): PlanTicker {
       options.logger.error({ err, reason }, 'plan tick failed');
       outcome = 'failed';
     }
-    last = options.clock.now();
+    // `/healthz` last_tick_at: when the planner last ran, not when a cold start skipped a tick.
+    if (outcome === 'planned') last = options.clock.now();
     options.onOutcome?.(outcome);
     return outcome;
   };

@@ -23,14 +23,39 @@ export interface Dispatcher {
    * queued; undefined on deadline, on abort (the client went away) or on shutdown.
    */
   take(hostname: string, waitMs: number, signal?: AbortSignal): Promise<DispatchQueueRow | undefined>;
+  /**
+   * Dispatches this process handed out and has not been told to forget: the row left the queue on
+   * delivery, so only this memory lets the planner re-queue one whose acknowledgement never came
+   * (spec §5.6: a lost response loses the dispatch until the next tick re-queues it).
+   */
+  taken(): readonly TakenDispatch[];
+  /** The planner saw the acknowledgement (or withdrew the dispatch): stop remembering it. */
+  forget(hostname: string, rolloutId: string): void;
+}
+
+export interface TakenDispatch {
+  readonly hostname: string;
+  readonly rolloutId: string;
+  readonly targetClosure: string;
+  readonly soakDueAt: Date;
+  readonly enqueuedAt: Date;
+  readonly takenAt: Date;
 }
 
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const { db, wakeups, clock } = options;
   const closing = options.closing ?? (() => false);
+  const taken = new Map<string, TakenDispatch>();
+  const keyOf = (hostname: string, rolloutId: string) => `${hostname}\u0000${rolloutId}`;
   return {
+    taken: () => [...taken.values()],
+    forget(hostname, rolloutId) {
+      taken.delete(keyOf(hostname, rolloutId));
+    },
     async enqueue(row) {
       await enqueueDispatch(db, row);
+      // A fresh row supersedes the memory of an earlier take of the same dispatch.
+      taken.delete(keyOf(row.hostname, row.rolloutId));
       wakeups.wake(row.hostname);
     },
     async take(hostname, waitMs, signal) {
@@ -41,7 +66,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         const ticket = wakeups.ticket(hostname);
         try {
           const row = await takeDispatch(db, hostname);
-          if (row !== undefined) return row;
+          if (row !== undefined) {
+            taken.set(keyOf(row.hostname, row.rolloutId), { ...row, takenAt: clock.now() });
+            return row;
+          }
           const remaining = deadline - clock.now().getTime();
           if (remaining <= 0 || closing() || signal?.aborted === true) return undefined;
           const why = await ticket.wait(remaining, signal);

@@ -53,6 +53,8 @@ export interface CpApplierOptions {
   onComplianceFailure?: (controlId: string, host: string) => void;
   /** Called after a quarantine insert (a new row or not). */
   onQuarantine?: (channel: string, closure: string) => void;
+  /** Called after a host state change was fed to its rollout (the daemon plans again, spec §7.15). */
+  onHostTransition?: (rolloutId: string, host: string, to: HostState) => void;
 }
 
 export type CpApplier = (entry: OutboxEntry) => Promise<void>;
@@ -173,6 +175,7 @@ export function createCpApplier(options: CpApplierOptions): CpApplier {
           at: e.at,
         });
         if (e.to === 'Converged') await maybeTerminal(e.rolloutId);
+        options.onHostTransition?.(e.rolloutId, e.host, e.to);
         return;
       }
       // Rollout effects: the store already projected state and current_wave onto the row.
