@@ -9,15 +9,18 @@
 import { Hono, type MiddlewareHandler } from 'hono';
 import { routePath } from 'hono/route';
 import type { ActorRuntime } from '../actors/index.ts';
+import type { Database } from '../db/index.ts';
 import type { Dispatcher } from './dispatch/index.ts';
 import { createEnrollmentRoutes, type EnrollmentService } from './enrollment/index.ts';
 import { type IdentityEnv, jsonError } from './identity/index.ts';
 import type { CpMetrics } from './metrics.ts';
+import type { PlannerInput } from './planner/index.ts';
 import type { ReleaseRefusal, VerifiedRelease } from './releaseSource/index.ts';
 import { createAgentEventRoutes } from './routes/agentEvents.ts';
 import { createArtifactRoutes } from './routes/artifacts.ts';
 import { createDispatchRoutes } from './routes/dispatch.ts';
 import { createHealthRoutes, type Readiness } from './routes/health.ts';
+import { createHeartbeatRoutes } from './routes/heartbeat.ts';
 import { type CpEnv, callerIdentity } from './routes/shared.ts';
 
 export const PROTOCOL_HEADER = 'X-Nixfleet-Protocol';
@@ -46,6 +49,9 @@ export interface CpAppOptions {
   /** Enrollment and renewal (spec §5.8-5.9); absent: those routes answer 404. */
   enrollment?: EnrollmentService | undefined;
   clock: () => Date;
+  db: Database;
+  /** The planner input as of now (heartbeat synthesis consults the gates, spec §4.6). */
+  plannerInput: () => Promise<PlannerInput | undefined>;
   /** Unexpected failures (bugs, database errors outside the store contract), for the log. */
   onError?: (error: unknown, route: string) => void;
 }
@@ -139,6 +145,16 @@ export function createCpApp(options: CpAppOptions): Hono<CpEnv> {
       dispatcher: options.dispatcher,
       maxWaitMs: options.longpollMaxWaitMs,
       onWaiting: (delta) => options.metrics.longpollsWaiting.inc(delta),
+    }),
+  );
+  app.route(
+    '/',
+    createHeartbeatRoutes({
+      auth: options.auth.mode,
+      db: options.db,
+      runtime: options.runtime,
+      clock: options.clock,
+      plannerInput: options.plannerInput,
     }),
   );
   app.route('/', createArtifactRoutes({ release: options.release }));

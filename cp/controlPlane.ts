@@ -34,7 +34,7 @@ import {
 import { createDbRevocationLookup, createIdentityMiddleware } from './identity/index.ts';
 import type { Logger } from './logger.ts';
 import { type CpMetrics, createCpMetrics } from './metrics.ts';
-import { createPlanRunner } from './planRunner.ts';
+import { createPlanRunner, loadPlannerInput } from './planRunner.ts';
 import { createPlanTicker, type PlanRunner, type PlanTicker } from './planTicker.ts';
 import { createReleaseSource, type ReleaseSource } from './releaseSource/index.ts';
 import type { Readiness } from './routes/health.ts';
@@ -221,6 +221,13 @@ export async function createControlPlaneCore(options: ControlPlaneCoreOptions): 
     lastTickAt: () => ticker?.lastTickAt() ?? null,
     enrollment: options.enrollment?.({ releases }),
     clock: () => clock.now(),
+    db,
+    plannerInput: async () => {
+      const release = releases.current();
+      const rt = runtime;
+      if (release === undefined || rt === undefined) return undefined;
+      return loadPlannerInput({ db, runtime: rt, release, dispatcher, now: clock.now(), metrics, logger });
+    },
     onError: (error, route) => logger.error({ err: error, route }, 'request failed'),
   });
 

@@ -4,7 +4,7 @@
 // on cp/planner/index.ts). Every state change goes through an actor or the dispatch queue; the
 // planner's own decisions are logged as `plan` rows of the event log.
 import { and, inArray, notInArray, or, sql } from 'drizzle-orm';
-import { type ActorRuntime, rolloutKey } from '../actors/index.ts';
+import { type ActorRuntime, hostRolloutKey, rolloutKey } from '../actors/index.ts';
 import {
   dispatchQueue,
   eventLog,
@@ -27,11 +27,21 @@ import {
   type RolloutSummary,
 } from './planner/index.ts';
 import type { PlanContext, PlanRunner } from './planTicker.ts';
+import { activationDeadline } from './recovery/index.ts';
 
 /** Soak when a policy or wave is missing (spec §7.8 OpenRollout step 6). */
 const DEFAULT_SOAK_MINUTES = 60;
 
-export type PlanRunnerOptions = PlannerOptions;
+export interface PlanRunnerOptions extends PlannerOptions {
+  /**
+   * Seconds after its dispatch was acknowledged that an Activating host is failed with
+   * `activation-timeout` (spec §10 G7). Must cover closure realisation plus the agent's own
+   * activation timeout (default 300 s) and verify poll. Default 900.
+   */
+  readonly activationTimeoutSecs?: number;
+}
+
+export const DEFAULT_ACTIVATION_TIMEOUT_SECS = 900;
 
 const iso = (d: Date | null): string | null => (d === null ? null : d.toISOString());
 
@@ -163,7 +173,17 @@ export function createPlanRunner(options: PlanRunnerOptions = {}): PlanRunner & 
   return {
     lastActions: () => last,
     async tick(context) {
-      const input = await loadPlannerInput(context);
+      let input = await loadPlannerInput(context);
+      if (
+        await enforceActivationDeadlines(
+          context,
+          input,
+          options.activationTimeoutSecs ?? DEFAULT_ACTIVATION_TIMEOUT_SECS,
+        )
+      ) {
+        // A host just failed: this tick's gates (halt, budgets) must see it.
+        input = await loadPlannerInput(context);
+      }
       const actions = planNext(input, options);
       last = actions;
       const logRows: NewEventLogRow[] = [];
@@ -174,6 +194,32 @@ export function createPlanRunner(options: PlanRunnerOptions = {}): PlanRunner & 
       if (logRows.length > 0) await context.db.insert(eventLog).values(logRows);
     },
   };
+}
+
+/** Fails Activating records past their deadline through their actor (G7); true if any fired. */
+async function enforceActivationDeadlines(
+  context: PlanContext,
+  input: PlannerInput,
+  timeoutSecs: number,
+): Promise<boolean> {
+  let fired = false;
+  for (const r of input.hostRecords) {
+    if (r.state !== 'Activating') continue;
+    const key = hostRolloutKey(r.rolloutId, r.hostname);
+    const snapshot = context.runtime.snapshotOf('hostRollout', key);
+    if (snapshot === undefined) continue;
+    const event = activationDeadline(snapshot, input.now, timeoutSecs);
+    if (event === null) continue;
+    const result = await context.runtime.send('hostRollout', key, event);
+    if (result.ok) {
+      fired = true;
+      context.logger.warn(
+        { host: r.hostname, rolloutId: r.rolloutId, timeoutSecs },
+        'activation deadline passed',
+      );
+    }
+  }
+  return fired;
 }
 
 async function apply(

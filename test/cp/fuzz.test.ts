@@ -131,6 +131,37 @@ describe('fuzzed requests never produce a 500', () => {
     expect(ok.status).toBe(204);
   });
 
+  it('POST /v1/agent/heartbeat', async () => {
+    const nearHeartbeat = fc.record(
+      {
+        hostname: fc.oneof(fc.constantFrom('web-01', 'web-02', 'web-99'), fc.string()),
+        rollout_id: fc.oneof(fc.constant(null), fc.constant(STABLE), fc.string()),
+        current_closure: fc.oneof(fc.constant(null), fc.constantFrom('target-web-01', 'prior'), fc.string()),
+        at: fc.oneof(
+          fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+          fc.string(),
+        ),
+        last_event_seq_by_rollout: fc.option(fc.dictionary(fc.string(), fc.integer()), { nil: undefined }),
+        uptime_secs: fc.option(fc.oneof(fc.integer(), fc.double()), { nil: undefined }),
+      },
+      { requiredKeys: [] },
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.oneof(
+          anyBody,
+          nearHeartbeat.map((v) => JSON.stringify(v)),
+        ),
+        async (body) => {
+          const res = await core.app.request('/v1/agent/heartbeat', { method: 'POST', body });
+          await expectWellFormed(res, { body });
+          expect([200, 400, 413]).toContain(res.status);
+        },
+      ),
+      RUNS,
+    );
+  });
+
   it('GET /v1/agent/dispatch', async () => {
     await fc.assert(
       fc.asyncProperty(fc.string(), fc.string(), fc.boolean(), async (wait, hostname, withWait) => {

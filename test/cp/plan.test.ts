@@ -10,7 +10,19 @@ import { dispatchQueue, eventLog, rollouts } from '../../db/index.ts';
 import type { AgentEvent } from '../../proto/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 import { CLOSURE_A, CLOSURE_B } from '../trust/support.ts';
-import { createReleaseWorld, envelope, type ReleaseWorld, STABLE, startCore, until } from './support.ts';
+import {
+  at,
+  createReleaseWorld,
+  envelope,
+  hostState,
+  openRollout,
+  type ReleaseWorld,
+  STABLE,
+  silentLogger,
+  startCore,
+  until,
+  wire,
+} from './support.ts';
 
 let db: TestDatabase;
 let world: ReleaseWorld;
@@ -101,5 +113,30 @@ describe('plan loop', () => {
     // A finished rollout plans nothing more: no dispatch is left behind.
     await core.ticker.tickNow('test');
     expect(await db.handle.db.select().from(dispatchQueue)).toEqual([]);
+  });
+
+  it('fails a host stuck in Activating once its activation deadline passed (G7)', async () => {
+    const late = 'late@abc123';
+    await openRollout(core, ['late-01'], late, 'halt');
+    expect((await post(envelope('late-01', wire.ack(1), late))).status).toBe(204);
+    const release = core.releases.current();
+    if (release === undefined) throw new Error('no release');
+    const context = {
+      db: db.handle.db,
+      runtime: core.runtime,
+      release,
+      dispatcher: core.dispatcher,
+      metrics: core.metrics,
+      logger: silentLogger,
+    };
+    // Within the deadline nothing happens; past it the record fails with activation-timeout.
+    // The ack was received at T0+1 s (agent clock); the CP clock here is T0+60 s.
+    const now = new Date(at(60));
+    await createPlanRunner({ activationTimeoutSecs: 3600 }).tick({ ...context, now });
+    expect(hostState(core, 'late-01', late)).toBe('Activating');
+    await createPlanRunner({ activationTimeoutSecs: 30 }).tick({ ...context, now });
+    expect(hostState(core, 'late-01', late)).toBe('Failed');
+    const ctx = core.runtime.snapshotOf('hostRollout', hostRolloutKey(late, 'late-01'))?.context;
+    expect(ctx?.activationFailedAt).not.toBeNull();
   });
 });

@@ -35,7 +35,13 @@ export interface ReleaseWorld {
   readonly trustFile: string;
   readonly key: TestKey;
   /** Writes a signed release for `ciCommit` signed now (or at `signedAt`); returns the fleet hash. */
-  writeRelease(options?: { ciCommit?: string; signedAt?: string; key?: TestKey }): Promise<string>;
+  writeRelease(options?: {
+    ciCommit?: string;
+    signedAt?: string;
+    key?: TestKey;
+    /** Edits the fleet value before it is signed. */
+    edit?: (fleet: Record<string, unknown>) => void;
+  }): Promise<string>;
   cleanup(): Promise<void>;
 }
 
@@ -58,6 +64,7 @@ export async function createReleaseWorld(): Promise<ReleaseWorld> {
         signedAt: options.signedAt ?? new Date().toISOString(),
         ciCommit: options.ciCommit ?? CI_COMMIT,
       });
+      options.edit?.(value);
       const fleet = signJson(value, signer.privateKey);
       const hash = sha256Hex(fleet.bytes);
       const projected = projectRolloutManifests(fleetResolvedSchema.parse(value), hash);
