@@ -184,13 +184,22 @@ export function createPlanRunner(options: PlanRunnerOptions = {}): PlanRunner & 
         // A host just failed: this tick's gates (halt, budgets) must see it.
         input = await loadPlannerInput(context);
       }
-      const actions = planNext(input, options);
-      last = actions;
       const logRows: NewEventLogRow[] = [];
-      for (const action of actions) {
-        const row = await apply(context, input, action, lastDefer);
-        if (row !== null) logRows.push(row);
+      const all: PlanAction[] = [];
+      // A rollout opened in this tick has no row in the input the planner saw, so its hosts are
+      // decided in a second pass over a fresh read: a new release dispatches its first wave at
+      // once instead of one plan interval later.
+      for (let pass = 0; pass < 2; pass++) {
+        if (pass > 0) input = await loadPlannerInput(context);
+        const actions = planNext(input, options);
+        all.push(...actions);
+        for (const action of actions) {
+          const row = await apply(context, input, action, lastDefer);
+          if (row !== null) logRows.push(row);
+        }
+        if (!actions.some((a) => a.type === 'OpenRollout')) break;
       }
+      last = all;
       if (logRows.length > 0) await context.db.insert(eventLog).values(logRows);
     },
   };
