@@ -83,7 +83,29 @@ const CONTRACT_COMMANDS = [
 /** Every subcommand path and the flags contract §1 gives it. */
 const SUBCOMMANDS: { path: string[]; flags: string[] }[] = [
   { path: ['demo'], flags: ['--hosts', '--fail-host', '--exit-when-done'] },
-  { path: ['cp'], flags: [] },
+  {
+    path: ['cp'],
+    flags: [
+      '--listen',
+      '--database-url',
+      '--data-dir',
+      '--release-dir',
+      '--trust-file',
+      '--tls-cert',
+      '--tls-key',
+      '--client-ca',
+      '--ca-cert',
+      '--ca-key',
+      '--agent-cert-validity',
+      '--plan-interval',
+      '--longpoll-max-wait',
+      '--release-poll-interval',
+      '--insecure-http',
+      '--replica-id',
+      '--config',
+      '--log-format',
+    ],
+  },
   { path: ['agent'], flags: [] },
   { path: ['release'], flags: [] },
   { path: ['release', 'keygen'], flags: ['--out'] },
@@ -191,10 +213,10 @@ describe('nixfleet CLI (contract §1)', { timeout: 120_000 }, () => {
     expectNoStackTrace(runs);
   });
 
-  it('nixfleet cp exits 1 with "not yet available"', async () => {
+  it('nixfleet cp without its required configuration is a usage error naming the flags', async () => {
     const r = await nixfleet('cp');
-    expect(r.status).toBe(1);
-    expect(r.stderr).toContain('not yet available');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('nixfleet cp: --release-dir: is required');
     expect(r.stdout).toBe('');
     expectNoStackTrace([r]);
   });
