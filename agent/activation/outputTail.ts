@@ -4,10 +4,13 @@ import { open } from 'node:fs/promises';
 
 const TRUNCATED = '[truncated]...';
 
-/** The last `maxBytes` of `buf` as text, starting on a UTF-8 character boundary. */
+/**
+ * The end of `buf` as text of at most `maxBytes` bytes, the truncation marker included, starting
+ * on a UTF-8 character boundary.
+ */
 export function utf8Tail(buf: Buffer, maxBytes: number): string {
   if (buf.length <= maxBytes) return buf.toString('utf8');
-  let start = buf.length - maxBytes;
+  let start = buf.length - Math.max(0, maxBytes - Buffer.byteLength(TRUNCATED));
   // Skip continuation bytes (10xxxxxx) so the cut never splits a character.
   while (start < buf.length && ((buf[start] as number) & 0xc0) === 0x80) start++;
   return `${TRUNCATED}${buf.subarray(start).toString('utf8')}`;
