@@ -18,7 +18,7 @@ export interface EventSenderOptions {
   controlPlaneUrl: string;
   /** Required for https URLs. Read per call, so a renewal takes effect without a restart. */
   tls?: () => EventSenderTls;
-  /** Whole-exchange timeout, ms. Default 10 s (spec Appendix A). */
+  /** Gives up when the connection makes no progress for this long, ms. Default 10 s (spec Appendix A). */
   timeoutMs?: number;
 }
 
