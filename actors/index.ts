@@ -7,5 +7,6 @@ export * from './inspectionBus.ts';
 export * from './keyedMailbox.ts';
 export * from './snapshotStore.ts';
 export * from './statelyBridge.ts';
+export { isTemporaryFile, syncDirectory, writeFileAtomic } from './stores/atomicFile.ts';
 export * from './stores/fileSnapshotStore.ts';
 export * from './stores/postgresSnapshotStore.ts';

@@ -6,7 +6,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from '../../actors/stores/atomicFile.ts';
+import { writeFileAtomic } from '../../actors/index.ts';
 import { timestampSchema } from '../../proto/index.ts';
 
 export const ACTIVATIONS_DIR = 'activations';

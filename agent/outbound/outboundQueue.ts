@@ -14,7 +14,7 @@
 import { mkdir, readdir, readFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from '../../actors/index.ts';
-import { isTemporaryFile, syncDirectory, writeFileAtomic } from '../../actors/stores/atomicFile.ts';
+import { isTemporaryFile, syncDirectory, writeFileAtomic } from '../../actors/index.ts';
 import { type AgentEventEnvelope, agentEventEnvelopeSchema } from '../../proto/index.ts';
 import { classifyResponse, type OutboundSend } from './delivery.ts';
 import { deliveryOrder } from './deliveryOrder.ts';
