@@ -6,7 +6,7 @@ import type { DispatchQueueRow } from '../../db/index.ts';
 import { hostnameSchema } from '../../proto/index.ts';
 import type { Dispatcher } from '../dispatch/index.ts';
 import { jsonError } from '../identity/index.ts';
-import { type AgentAuthMode, type CpEnv, callerIdentity } from './shared.ts';
+import { type AgentAuthMode, type CpEnv, callerIdentity, isDatabaseError } from './shared.ts';
 
 export interface DispatchRoutesOptions {
   auth: AgentAuthMode;
@@ -62,6 +62,14 @@ export function createDispatchRoutes(options: DispatchRoutesOptions): Hono<CpEnv
     try {
       // The request's signal fires when the client disconnects: the wait ends with it.
       row = await options.dispatcher.take(hostname, waitMs, c.req.raw.signal);
+    } catch (error) {
+      if (!isDatabaseError(error)) throw error;
+      return jsonError(
+        c,
+        503,
+        'store_unavailable',
+        'the dispatch queue cannot be read (database unavailable); retry',
+      );
     } finally {
       options.onWaiting?.(-1);
     }

@@ -12,7 +12,7 @@ import { encodeHeartbeatResponse, heartbeatRequestSchema, REPLAY_FROM_HEADER } f
 import { jsonError } from '../identity/index.ts';
 import { evaluateHostForDispatch, type PlannerInput } from '../planner/index.ts';
 import { alreadyOnTarget, type GateCheck, recoverFromHeartbeat } from '../recovery/index.ts';
-import { type AgentAuthMode, type CpEnv, jsonBody, refuseUnlessCaller } from './shared.ts';
+import { type AgentAuthMode, type CpEnv, isDatabaseError, jsonBody, refuseUnlessCaller } from './shared.ts';
 
 export interface HeartbeatRoutesOptions {
   auth: AgentAuthMode;
@@ -114,18 +114,4 @@ export function createHeartbeatRoutes(options: HeartbeatRoutesOptions): Hono<CpE
     },
   );
   return app;
-}
-
-/** A query that failed in the driver (connection lost, …) rather than a bug. */
-function isDatabaseError(error: unknown): boolean {
-  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; depth++) {
-    if (
-      e.name === 'DrizzleQueryError' ||
-      'severity' in e ||
-      (e as { code?: unknown }).code === 'ECONNREFUSED'
-    )
-      return true;
-    e = e.cause;
-  }
-  return false;
 }

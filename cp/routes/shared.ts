@@ -53,3 +53,16 @@ export async function jsonBody<S extends z.ZodType>(
     response: jsonError(c, 400, 'invalid_body', detail || 'the body does not match the schema'),
   };
 }
+
+/**
+ * A failure of the database rather than a bug: drizzle's wrapped query errors, server errors
+ * (SQLSTATE), and postgres.js/Node connection errors all carry a string `code` somewhere in
+ * their cause chain.
+ */
+export function isDatabaseError(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; depth++) {
+    if (e.name === 'DrizzleQueryError' || typeof (e as { code?: unknown }).code === 'string') return true;
+    e = e.cause;
+  }
+  return false;
+}

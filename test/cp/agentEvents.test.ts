@@ -189,3 +189,31 @@ describe('POST /v1/agent/events', () => {
     expect(row?.terminalAt).not.toBeNull();
   });
 });
+
+describe('when the database is gone', () => {
+  it('answers 503 with Retry-After to events and heartbeats: nothing applied, retry later', async () => {
+    const lost = await createTestDatabase();
+    const w = await createReleaseWorld();
+    await w.writeRelease();
+    const c = await startCore(lost.handle, w, { listen: false });
+    await openRollout(c, ['web-01']);
+    // Every connection of the pool ends: the next step cannot be made durable.
+    await lost.handle.close();
+    const res = await c.app.request('/v1/agent/events', postJson(envelope('web-01', wire.ack(1))));
+    expect(res.status).toBe(503);
+    expect(res.headers.get('Retry-After')).toBe('30');
+    expect(await res.json()).toMatchObject({ error: 'store_unavailable' });
+    expect(hostState(c, 'web-01')).toBe('Pending');
+    const beat = await c.app.request(
+      '/v1/agent/heartbeat',
+      postJson({ hostname: 'web-01', at: new Date().toISOString(), current_closure: 'target-web-01' }),
+    );
+    expect(beat.status).toBe(503);
+    const poll = await c.app.request('/v1/agent/dispatch?wait=0&hostname=web-01');
+    expect(poll.status).toBe(503);
+    expect((await c.app.request('/metrics')).status).toBe(503);
+    await c.stop().catch(() => undefined);
+    await lost.drop();
+    await w.cleanup();
+  });
+});
