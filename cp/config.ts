@@ -256,7 +256,9 @@ export async function resolveCpConfig(input: ResolveCpConfigInput): Promise<Reso
   const raw: Record<string, unknown> = {};
   const sources: Partial<Record<CpOptionKey, ConfigSource>> = {};
   for (const key of CP_OPTION_KEYS) {
-    const envValue = input.env[envOf(key)] ?? (key === 'databaseUrl' ? input.env.DATABASE_URL : undefined);
+    // An empty variable is an unset one (`DATABASE_URL=` must not mean "the libpq defaults").
+    const fromEnv = (name: string) => (input.env[name] === '' ? undefined : input.env[name]);
+    const envValue = fromEnv(envOf(key)) ?? (key === 'databaseUrl' ? fromEnv('DATABASE_URL') : undefined);
     const candidates: [ConfigSource, unknown][] = [
       ['flag', input.flags[key]],
       ['env', envValue],

@@ -3,7 +3,7 @@
 // reverse. `createControlPlaneCore` is everything but the listener and the database's lifecycle
 // (tests drive its app with `app.request()` on a database they own); `startControlPlane` opens and
 // migrates the database, then serves the core over HTTPS (mTLS) or loopback HTTP.
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -155,11 +155,9 @@ export async function createControlPlaneCore(options: ControlPlaneCoreOptions): 
   let stopListening: StopListening | undefined;
   if (options.listen !== false) stopListening = await listenForDispatches(handle, wakeups);
 
+  // Prime before the listener opens (spec §7.10 "startup"), then poll on the interval.
   await releases.poll();
-  if (options.releasePollIntervalMs > 0) {
-    // The first poll just ran; the loop's own first poll is harmless (same set → unchanged).
-    releases.start(options.releasePollIntervalMs);
-  }
+  if (options.releasePollIntervalMs > 0) releases.start(options.releasePollIntervalMs);
 
   ticker = createPlanTicker({
     clock,
@@ -322,6 +320,10 @@ export async function startControlPlane(
     ca = loaded.ca;
   }
 
+  if (config.databaseUrl === undefined) {
+    // PGlite creates its own directory but not the parents: a fresh --data-dir must just work.
+    await mkdir(join(config.dataDir, 'pglite'), { recursive: true });
+  }
   const handle = await openDatabase(
     config.databaseUrl !== undefined
       ? {

@@ -52,7 +52,11 @@ export async function runCp(options: RunCpOptions): Promise<number> {
       stderr(`nixfleet cp: ${err.flag}: ${err.message}`);
       return EXIT_USAGE;
     }
-    logger.fatal({ err }, 'control plane failed to start');
+    // One line an operator can act on; no stack trace (contract §1).
+    logger.fatal(
+      { error: err instanceof Error ? err.message : String(err) },
+      'control plane failed to start',
+    );
     return EXIT_RUNTIME;
   }
   const why = await until;

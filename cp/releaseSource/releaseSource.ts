@@ -85,7 +85,7 @@ export interface ReleaseSource {
   lastRefusal(): ReleaseRefusal | undefined;
   /** One poll now. Never throws: failures are refusals. */
   poll(): Promise<PollOutcome>;
-  /** Polls every `intervalMs` (first one immediately) until `stop()`. */
+  /** Polls every `intervalMs` until `stop()`; the first after one interval (call `poll()` for one now). */
   start(intervalMs: number): void;
   stop(): Promise<void>;
 }
@@ -268,7 +268,7 @@ export function createReleaseSource(options: ReleaseSourceOptions): ReleaseSourc
     poll,
     start(intervalMs) {
       stopped = false;
-      void poll().finally(() => schedule(intervalMs));
+      schedule(intervalMs);
     },
     async stop() {
       stopped = true;

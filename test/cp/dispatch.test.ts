@@ -145,4 +145,15 @@ describe('GET /v1/agent/dispatch', () => {
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: 'invalid_hostname' });
   });
+
+  it('answers held polls with 204 at once when the control plane drains (shutdown)', async () => {
+    const started = Date.now();
+    const pending = poll('h-drain', '30');
+    await until(() => core.wakeups.waiting > 0, 5_000, 'the poll to be held');
+    core.drain();
+    expect((await pending).status).toBe(204);
+    expect(Date.now() - started).toBeLessThan(10_000);
+    // New work is refused while draining.
+    expect((await poll('h-drain', '0')).status).toBe(503);
+  });
 });

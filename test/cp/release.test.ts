@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ControlPlaneCore } from '../../cp/index.ts';
 import { createTestDatabase, type TestDatabase } from '../support/postgres.ts';
 import { ed25519Key } from '../trust/support.ts';
-import { createReleaseWorld, openRollout, type ReleaseWorld, STABLE, startCore } from './support.ts';
+import { createReleaseWorld, openRollout, type ReleaseWorld, STABLE, startCore, until } from './support.ts';
 
 let db: TestDatabase;
 let world: ReleaseWorld;
@@ -160,5 +160,22 @@ describe('readiness and the verified release', () => {
     const res = await get('/readyz');
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ ready: false, reason: expect.stringContaining('draining') });
+  });
+
+  it('is picked up by the poller on its own (--release-poll-interval)', async () => {
+    const own = await createReleaseWorld();
+    const polled = await startCore(db.handle, own, { releasePollIntervalMs: 50, listen: false });
+    try {
+      expect((await polled.app.request('/readyz')).status).toBe(503);
+      await own.writeRelease();
+      await until(
+        async () => (await polled.app.request('/readyz')).status === 200,
+        10_000,
+        'the poller to load it',
+      );
+    } finally {
+      await polled.stop();
+      await own.cleanup();
+    }
   });
 });

@@ -90,6 +90,8 @@ export interface CoreOptions {
   longpollMaxWaitMs?: number;
   planner?: PlanRunner;
   listen?: boolean;
+  /** Default 0: poll only when the test calls `releases.poll()`. */
+  releasePollIntervalMs?: number;
 }
 
 export function startCore(
@@ -102,7 +104,7 @@ export function startCore(
     logger: silentLogger,
     releaseDir: world.releaseDir,
     trustFile: world.trustFile,
-    releasePollIntervalMs: 0,
+    releasePollIntervalMs: options.releasePollIntervalMs ?? 0,
     planIntervalMs: 0,
     longpollMaxWaitMs: options.longpollMaxWaitMs ?? 60_000,
     auth: options.auth ?? { mode: 'insecure' },
