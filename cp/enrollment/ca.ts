@@ -53,7 +53,10 @@ const truncateToSecond = (d: Date): Date => new Date(Math.floor(d.getTime() / 10
 /** 16 random bytes with the top bit cleared: a positive INTEGER that never needs a sign byte (RFC 5280 §4.1.2.2). */
 export function randomSerial(): string {
   const bytes = randomBytes(16);
-  bytes[0] = (bytes[0] ?? 0) & 0x7f;
+  // Positive (high bit clear) and with a non-zero first nibble: DER keeps every byte of such an
+  // integer, so the serial read back from the certificate (and audited) is exactly this string. A
+  // leading zero byte would be dropped by minimal encoding and the audit row would not match.
+  bytes[0] = 0x10 | ((bytes[0] ?? 0) & 0x6f);
   return bytes.toString('hex');
 }
 

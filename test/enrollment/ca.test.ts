@@ -4,7 +4,14 @@ import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import forge from 'node-forge';
 import { describe, expect, it } from 'vitest';
 import { createMtlsKeyAndCsr } from '../../agent/enrollment/index.ts';
-import { createCa, issueClientCert, issueServerCert, loadCa, parseCsr } from '../../cp/enrollment/index.ts';
+import {
+  createCa,
+  issueClientCert,
+  issueServerCert,
+  loadCa,
+  parseCsr,
+  randomSerial,
+} from '../../cp/enrollment/index.ts';
 
 const NOW = new Date('2026-05-01T08:30:15.750Z');
 const DAY = 86_400_000;
@@ -154,5 +161,13 @@ describe('enrollment CA', () => {
       const parsed = parseCsr(pem);
       expect(parsed.ok ? 'ok' : parsed.error.code, code).toBe(code);
     }
+  });
+});
+
+describe('certificate serials', () => {
+  // Regression: a serial starting with a zero byte lost it in DER, so the audited serial did not
+  // match the one the certificate reports (an intermittent renewal-audit failure).
+  it('are positive 16-byte integers whose hex survives DER unchanged', () => {
+    for (let i = 0; i < 2000; i++) expect(randomSerial()).toMatch(/^[1-7][0-9a-f]{31}$/);
   });
 });
