@@ -3,6 +3,7 @@
 // this file is the single definition of what each event carries.
 import { z } from 'zod';
 import {
+  absentAsNull,
   closureSchema,
   hostnameSchema,
   onHealthFailureSchema,
@@ -12,9 +13,6 @@ import {
   seqSchema,
   timestampSchema,
 } from './common.ts';
-
-/** Readers accept a field that is absent or `null` (spec §0.4) and see `null` for both. */
-const nullable = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? null);
 
 export const declaredProbeSchema = z.object({
   probeName: z.string().min(1),
@@ -26,9 +24,9 @@ export const subResultSchema = z.object({
   controlId: z.string().min(1),
   status: probeStatusSchema,
   framework: z.string(),
-  article: nullable(z.string()),
+  article: absentAsNull(z.string()),
   effectiveMode: probeModeSchema.nullish().transform((m) => m ?? 'enforce'),
-  overrideReason: nullable(z.string()),
+  overrideReason: absentAsNull(z.string()),
 });
 export type SubResult = z.infer<typeof subResultSchema>;
 
@@ -38,7 +36,7 @@ export const agentEventSchemas = {
   DispatchAck: z.object({
     kind: z.literal('DispatchAck'),
     // The agent stores "" when /run/current-system is missing; CP-synthesised acks may not know it.
-    currentClosureAtDispatch: nullable(z.string()),
+    currentClosureAtDispatch: absentAsNull(z.string()),
     receivedAt: timestampSchema,
     ...seq,
   }),
@@ -87,8 +85,8 @@ export const agentEventSchemas = {
     mode: probeModeSchema,
     status: probeStatusSchema,
     observedAt: timestampSchema,
-    failureReason: nullable(z.string()),
-    subResults: nullable(z.array(subResultSchema)),
+    failureReason: absentAsNull(z.string()),
+    subResults: absentAsNull(z.array(subResultSchema)),
     ...seq,
   }),
   ProbeFailureFirst: z.object({

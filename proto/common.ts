@@ -1,5 +1,11 @@
 import { z } from 'zod';
 
+/**
+ * An optional wire field: readers accept it absent or `null` and always see `null` (spec §0.4), so
+ * code downstream has one "missing" value to handle.
+ */
+export const absentAsNull = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? null);
+
 /** RFC 3339 timestamp; `Z` or an explicit offset, fractional seconds allowed (spec §0.4). */
 export const timestampSchema = z.iso.datetime({ offset: true });
 export type Timestamp = z.infer<typeof timestampSchema>;

@@ -3,12 +3,16 @@
 // heartbeat recovery (spec §7.4) works from; the response carries the bootstrap snapshots a
 // (re)starting agent rehydrates from (spec §6.16).
 import { z } from 'zod';
-import { closureSchema, hostnameSchema, rolloutIdSchema, seqSchema, timestampSchema } from './common.ts';
+import {
+  absentAsNull,
+  closureSchema,
+  hostnameSchema,
+  rolloutIdSchema,
+  seqSchema,
+  timestampSchema,
+} from './common.ts';
 import { type FleetIssue, issuesFromZod } from './fleet/index.ts';
 import { encodeWireSnapshot, hostRolloutWireSnapshotSchema } from './hostRolloutSnapshot.ts';
-
-/** Readers accept a field that is absent or `null` (spec §0.4) and see `null` for both. */
-const nullable = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? null);
 
 /**
  * The agent's highest seq per rollout it holds (RFC-0005, spec §10 G13). Lets the CP compute drift
@@ -19,16 +23,16 @@ export const lastEventSeqByRolloutSchema = z.record(rolloutIdSchema, seqSchema);
 export const heartbeatRequestSchema = z.object({
   hostname: hostnameSchema,
   /** v0.2 agents always send null: the "boot-recovery shape" that asks for bootstrap snapshots. */
-  rollout_id: nullable(rolloutIdSchema),
+  rollout_id: absentAsNull(rolloutIdSchema),
   /** Basename of `/run/current-system`; null when the link is missing (fresh install). */
-  current_closure: nullable(closureSchema),
+  current_closure: absentAsNull(closureSchema),
   /** The agent's clock; echoed back as `received_at`. */
   at: timestampSchema,
   // RFC-0005 fields the v0.2 agent never sent; optional so old agents stay valid (spec §5.5).
-  last_event_seq_by_rollout: nullable(lastEventSeqByRolloutSchema),
+  last_event_seq_by_rollout: absentAsNull(lastEventSeqByRolloutSchema),
   /** Seconds since the host booted. */
-  uptime_secs: nullable(z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)),
-  agent_version: nullable(z.string().min(1).max(256)),
+  uptime_secs: absentAsNull(z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER)),
+  agent_version: absentAsNull(z.string().min(1).max(256)),
 });
 export type HeartbeatRequest = z.output<typeof heartbeatRequestSchema>;
 /** What an agent may put on the wire: optionals absent or null. */
@@ -36,7 +40,7 @@ export type HeartbeatRequestInput = z.input<typeof heartbeatRequestSchema>;
 
 export const heartbeatResponseSchema = z.object({
   /** Echoes the request's `at` (the agent's clock), not the CP's; agents tolerate it missing. */
-  received_at: nullable(timestampSchema),
+  received_at: absentAsNull(timestampSchema),
   /** Omitted when empty; a missing field reads as no snapshots (spec §6.15). */
   bootstrap_rollouts: z
     .array(hostRolloutWireSnapshotSchema)

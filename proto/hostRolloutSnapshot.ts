@@ -2,6 +2,7 @@
 // `bootstrap_rollouts`. camelCase; readers accept absent or null optionals.
 import { z } from 'zod';
 import {
+  absentAsNull,
   channelSchema,
   closureSchema,
   hostnameSchema,
@@ -11,21 +12,19 @@ import {
   timestampSchema,
 } from './common.ts';
 
-const opt = <T extends z.ZodType>(s: T) => s.nullish().transform((v) => v ?? null);
-
 export const hostRolloutWireSnapshotSchema = z.object({
   rolloutId: rolloutIdSchema,
   hostname: hostnameSchema,
   channel: channelSchema,
   state: hostStateSchema,
   targetClosure: closureSchema,
-  currentClosureAtDispatch: opt(z.string()),
-  currentClosure: opt(z.string()),
+  currentClosureAtDispatch: absentAsNull(z.string()),
+  currentClosure: absentAsNull(z.string()),
   dispatchedAt: timestampSchema,
-  dispatchAckedAt: opt(timestampSchema),
-  activationStartedAt: opt(timestampSchema),
-  activationCompletedAt: opt(timestampSchema),
-  soakDueAt: opt(timestampSchema),
+  dispatchAckedAt: absentAsNull(timestampSchema),
+  activationStartedAt: absentAsNull(timestampSchema),
+  activationCompletedAt: absentAsNull(timestampSchema),
+  soakDueAt: absentAsNull(timestampSchema),
   lastEventSeq: seqSchema,
 });
 export type HostRolloutWireSnapshot = z.infer<typeof hostRolloutWireSnapshotSchema>;

@@ -78,6 +78,38 @@ export function createEnrollmentService(options: EnrollmentServiceOptions): Enro
     response: { certPem: cert.certPem, notAfter: cert.notAfter.toISOString() },
   });
 
+  /**
+   * Enrollment and renewal end the same way: consume the nonce and sign `agent-<host>` in one
+   * transaction, or refuse with 409 when the nonce was already used.
+   */
+  async function issueForHost(request: {
+    hostname: string;
+    csr: ParsedCsr;
+    ca: EnrollmentCa;
+    nonce: string;
+    nonceExpiresAt: Date;
+    now: Date;
+    requesterCn: string;
+    context: string;
+    replayDetail: string;
+  }): Promise<EnrollmentOutcome> {
+    const { hostname, csr, ca, now } = request;
+    const cn = agentCn(hostname, options.cnSuffix);
+    const result = await options.store.issueOnce({
+      nonce: request.nonce,
+      hostname,
+      nonceExpiresAt: request.nonceExpiresAt,
+      now,
+      requesterCn: request.requesterCn,
+      context: request.context,
+      issue: () => ({
+        cn,
+        ...issueClientCert(csr, { ca, cn, validityMs: options.agentCertValidityMs, now }),
+      }),
+    });
+    return result.ok ? issued(result.cert) : refuse(409, 'nonce_replayed', request.replayDetail);
+  }
+
   /** The declared SSH key of `hostname`, or the refusal that explains why there is none. */
   function declaredKey(
     hosts: DeclaredHosts,
@@ -196,28 +228,18 @@ export function createEnrollmentService(options: EnrollmentServiceOptions): Enro
       const csr = checkedCsr(request.data.csrPem, claims.hostname);
       if (!csr.ok) return csr.outcome;
 
-      const cn = agentCn(claims.hostname, options.cnSuffix);
-      const result = await options.store.issueOnce({
-        nonce: claims.nonce,
+      return issueForHost({
         hostname: claims.hostname,
+        csr: csr.csr,
+        ca,
+        nonce: claims.nonce,
         // Kept as long as the token could be replayed (spec P10), not only 24 h.
         nonceExpiresAt: new Date(claims.exp * 1000),
         now,
         requesterCn: '<enroll>',
         context: `enroll/nonce:${claims.nonce}`,
-        issue: () => ({
-          cn,
-          ...issueClientCert(csr.csr, { ca, cn, validityMs: options.agentCertValidityMs, now }),
-        }),
+        replayDetail: 'this bootstrap token was already used; mint a new one for this host',
       });
-      if (!result.ok) {
-        return refuse(
-          409,
-          'nonce_replayed',
-          'this bootstrap token was already used; mint a new one for this host',
-        );
-      }
-      return issued(result.cert);
     },
 
     async renew(identity, body) {
@@ -253,28 +275,18 @@ export function createEnrollmentService(options: EnrollmentServiceOptions): Enro
       const csr = checkedCsr(request.data.csrPem, machineId);
       if (!csr.ok) return csr.outcome;
 
-      const cn = agentCn(machineId, options.cnSuffix);
-      const result = await options.store.issueOnce({
-        nonce: request.data.nonce,
+      return issueForHost({
         hostname: machineId,
+        csr: csr.csr,
+        ca,
+        nonce: request.data.nonce,
         // A renewal proof is only accepted within the freshness window; after that its nonce is moot.
         nonceExpiresAt: new Date((proof.claims.iat + PROOF_FRESHNESS_SECONDS) * 1000),
         now,
         requesterCn: identity.cn,
         context: `renew/prev:${identity.serial.toLowerCase()}`,
-        issue: () => ({
-          cn,
-          ...issueClientCert(csr.csr, { ca, cn, validityMs: options.agentCertValidityMs, now }),
-        }),
+        replayDetail: 'this renewal request was already served; retry with a fresh nonce',
       });
-      if (!result.ok) {
-        return refuse(
-          409,
-          'nonce_replayed',
-          'this renewal request was already served; retry with a fresh nonce',
-        );
-      }
-      return issued(result.cert);
     },
   };
 }

@@ -2,10 +2,9 @@
 // Readers treat absent and `null` alike and ignore unknown fields (spec §0.4, §1.3): the signature
 // covers the received bytes, never this typed view, so dropping fields here loses nothing signed.
 import { z } from 'zod';
-import { onHealthFailureSchema, timestampSchema } from '../common.ts';
+import { absentAsNull, onHealthFailureSchema, timestampSchema } from '../common.ts';
 import { selectorSchema } from './selector.ts';
 
-const nullish = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? null);
 const listOf = <T extends z.ZodType>(schema: T) =>
   z
     .array(schema)
@@ -17,31 +16,31 @@ export const SIGNATURE_ALGORITHMS = ['ed25519', 'ecdsa-p256'] as const;
 
 /** Artifact metadata stamped by CI (spec §1.2 Meta). `signedAt` absent means "not signed" (§1.11). */
 export const metaSchema = z.object({
-  schemaVersion: nullish(z.number().int()),
-  signedAt: nullish(timestampSchema),
-  ciCommit: nullish(z.string()),
+  schemaVersion: absentAsNull(z.number().int()),
+  signedAt: absentAsNull(timestampSchema),
+  ciCommit: absentAsNull(z.string()),
   // Informational only: verifiers try every trusted key whatever this says (spec §1.11).
-  signatureAlgorithm: nullish(z.string()),
+  signatureAlgorithm: absentAsNull(z.string()),
 });
 export type Meta = z.infer<typeof metaSchema>;
 
 export const pinSchema = z.object({
   commit: z.string().min(1),
-  reason: nullish(z.string()),
-  expiresAt: nullish(timestampSchema),
+  reason: absentAsNull(z.string()),
+  expiresAt: absentAsNull(timestampSchema),
 });
 export type Pin = z.infer<typeof pinSchema>;
 
 export const fleetHostSchema = z
   .object({
     // The v0.2 struct says `platform`, every mkFleet evaluator writes `system` (spec §1.2).
-    platform: nullish(z.string()),
-    system: nullish(z.string()),
+    platform: absentAsNull(z.string()),
+    system: absentAsNull(z.string()),
     tags: listOf(z.string()),
     channel: z.string().min(1),
-    closureHash: nullish(z.string().min(1)),
-    pubkey: nullish(z.string()),
-    pin: nullish(pinSchema),
+    closureHash: absentAsNull(z.string().min(1)),
+    pubkey: absentAsNull(z.string()),
+    pin: absentAsNull(pinSchema),
   })
   .transform(({ system, platform, ...host }) => ({ ...host, platform: platform ?? system ?? null }));
 export type FleetHost = z.infer<typeof fleetHostSchema>;
@@ -84,9 +83,9 @@ export const rolloutPolicySchema = z.object({
   onHealthFailure: onHealthFailureSchema,
   // Beyond the Rust struct (contract §3 puts them on the policy): a per-rollout concurrency cap, the
   // sustained-failure threshold and the policy's probes. Older producers omit them.
-  maxInFlight: nullish(z.number().int().positive()),
-  maxInFlightPct: nullish(z.number().int().min(1).max(100)),
-  sustainedFailureSecs: nullish(z.number().int().positive()),
+  maxInFlight: absentAsNull(z.number().int().positive()),
+  maxInFlightPct: absentAsNull(z.number().int().min(1).max(100)),
+  sustainedFailureSecs: absentAsNull(z.number().int().positive()),
   probes: listOf(probeDeclSchema),
 });
 export type RolloutPolicy = z.infer<typeof rolloutPolicySchema>;
@@ -100,7 +99,7 @@ export type ResolvedWave = z.infer<typeof resolvedWaveSchema>;
 export const hostEdgeSchema = z.object({
   gated: z.string().min(1),
   gates: z.string().min(1),
-  reason: nullish(z.string()),
+  reason: absentAsNull(z.string()),
 });
 export type HostEdge = z.infer<typeof hostEdgeSchema>;
 
@@ -111,7 +110,7 @@ export const channelEdgeSchema = z
     gated: z.string().min(1).optional(),
     before: z.string().min(1).optional(),
     after: z.string().min(1).optional(),
-    reason: nullish(z.string()),
+    reason: absentAsNull(z.string()),
   })
   .transform((e, ctx) => {
     const gates = e.gates ?? e.before;
@@ -129,8 +128,8 @@ export type ChannelEdge = z.infer<typeof channelEdgeSchema>;
 
 export const disruptionBudgetSchema = z.object({
   selector: selectorSchema,
-  maxInFlight: nullish(z.number().int().nonnegative()),
-  maxInFlightPct: nullish(z.number().int().min(0).max(100)),
+  maxInFlight: absentAsNull(z.number().int().nonnegative()),
+  maxInFlightPct: absentAsNull(z.number().int().min(0).max(100)),
 });
 export type DisruptionBudget = z.infer<typeof disruptionBudgetSchema>;
 

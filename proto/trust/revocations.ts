@@ -1,10 +1,8 @@
 // The two optional CI-signed artifacts beside the fleet (spec §1.14): cert revocations and the
 // bootstrap-nonce allowlist. Verified with the same steps and keys as the fleet (spec §1.11).
 import { z } from 'zod';
-import { timestampSchema } from '../common.ts';
+import { absentAsNull, timestampSchema } from '../common.ts';
 import { metaSchema } from '../fleet/fleetResolved.ts';
-
-const nullish = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? null);
 
 export const revocationsSchema = z.object({
   schemaVersion: z.number().int(),
@@ -13,8 +11,8 @@ export const revocationsSchema = z.object({
       hostname: z.string().min(1),
       /** Client certs of this host issued before this instant are refused (401). */
       notBefore: timestampSchema,
-      reason: nullish(z.string()),
-      revokedBy: nullish(z.string()),
+      reason: absentAsNull(z.string()),
+      revokedBy: absentAsNull(z.string()),
     }),
   ),
   meta: metaSchema,
@@ -29,8 +27,8 @@ export const bootstrapNoncesSchema = z.object({
       hostname: z.string().min(1),
       /** The entry is live while `now ≤ expiresAt`. */
       expiresAt: timestampSchema,
-      mintedAt: nullish(timestampSchema),
-      mintedBy: nullish(z.string()),
+      mintedAt: absentAsNull(timestampSchema),
+      mintedBy: absentAsNull(z.string()),
     }),
   ),
   meta: metaSchema,

@@ -1,7 +1,7 @@
 // Trust roots, `trust.json` (spec §1.13, contract §3). Re-read on every verification by the CP and
 // the agent so that rotations apply without restarts; this module only parses and selects keys.
 import { z } from 'zod';
-import { timestampSchema } from '../common.ts';
+import { absentAsNull, timestampSchema } from '../common.ts';
 
 /**
  * `{algorithm, public}`: ed25519 = base64 of the raw 32-byte key, ecdsa-p256 = base64 of X‖Y (64
@@ -15,16 +15,14 @@ export const pubKeySchema = z.union([
 ]);
 export type PubKey = z.infer<typeof pubKeySchema>;
 
-const nullish = <T extends z.ZodType>(schema: T) => schema.nullish().transform((v) => v ?? null);
-
 export const keySlotSchema = z.object({
-  current: nullish(pubKeySchema),
-  previous: nullish(pubKeySchema),
+  current: absentAsNull(pubKeySchema),
+  previous: absentAsNull(pubKeySchema),
   /** Compromise response: artifacts signed before this instant are refused whatever their key. */
-  rejectBefore: nullish(timestampSchema),
+  rejectBefore: absentAsNull(timestampSchema),
   /** Pre-published next key, trusted only while `now < retireAt`. */
-  successor: nullish(pubKeySchema),
-  retireAt: nullish(timestampSchema),
+  successor: absentAsNull(pubKeySchema),
+  retireAt: absentAsNull(timestampSchema),
 });
 export type KeySlot = z.infer<typeof keySlotSchema>;
 
@@ -36,8 +34,8 @@ export const trustFileSchema = z.object({
     .array(z.string())
     .nullish()
     .transform((v) => v ?? []),
-  orgRootKey: nullish(keySlotSchema),
-  rootCaPem: nullish(z.string()),
+  orgRootKey: absentAsNull(keySlotSchema),
+  rootCaPem: absentAsNull(z.string()),
   issuanceCaPems: z
     .array(z.string())
     .nullish()
